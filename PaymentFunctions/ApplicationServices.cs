@@ -1,0 +1,78 @@
+using FluentValidation;
+using Microsoft.Extensions.Options;
+using PaymentFunctions.Hosting;
+using PaymentFunctions.Http;
+using PaymentFunctions.Notifications;
+using PaymentFunctions.Orders;
+using PaymentFunctions.Pyun;
+using PaymentFunctions.Storage;
+
+namespace PaymentFunctions;
+
+public static class ApplicationServices
+{
+    /// <summary>Everything the app needs, with every option bound and validated when the app starts.</summary>
+    public static WebApplicationBuilder AddApplicationServices(this WebApplicationBuilder builder)
+    {
+        FunctionsHost.ConfigureKestrel(builder);
+        var services = builder.Services;
+        services.AddProblemDetails();
+        services.AddExceptionHandler<StorageExceptionHandler>();
+        services.AddSingleton(TimeProvider.System);
+
+        AddValidatedOptions<PyunOptions, PyunOptionsValidator>(services, PyunOptions.Section);
+        AddValidatedOptions<OrdersOptions, OrdersOptionsValidator>(services, OrdersOptions.Section);
+        AddValidatedOptions<FunctionKeyOptions, FunctionKeyOptionsValidator>(services, FunctionKeyOptions.Section);
+        services.AddPaymentStorage(builder.Configuration);
+
+        services.AddSingleton<IValidator<CreateOrderRequest>, CreateOrderValidator>();
+        services.AddSingleton<IValidator<PrepareOrderRequest>, PrepareOrderValidator>();
+        services.AddSingleton<FunctionKeyFilter>();
+
+        services.AddHttpClient<PyunClient>((sp, http) =>
+        {
+            var options = sp.GetRequiredService<IOptions<PyunOptions>>().Value;
+            http.BaseAddress = new Uri(options.BaseUrl);
+            http.Timeout = Timeout.InfiniteTimeSpan; // PyunClient applies RequestTimeout per call
+        });
+        services.AddSingleton<OrderStore>();
+        services.AddSingleton<NotificationQueue>();
+        services.AddSingleton<PyunPaymentProcessor>();
+        services.AddScoped<NotificationProcessor>();
+
+        // Under the Functions host the host triggers ProcessNotification; on our own we poll the queue ourselves.
+        if (!FunctionsHost.IsCustomHandler && builder.Configuration.GetValue("QueueListener:Enabled", true))
+        {
+            services.AddSingleton(_ => QueueSettings.Load(Path.Combine(AppContext.BaseDirectory, "host.json")));
+            services.AddSingleton<QueueListener>();
+            services.AddHostedService(sp => sp.GetRequiredService<QueueListener>());
+        }
+
+        return builder;
+    }
+
+    public static WebApplication MapApplicationEndpoints(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+
+        // The Functions host polls "/" until the handler answers; any answer means ready.
+        app.MapGet("/", () => TypedResults.Text("PaymentFunctions is running.")).ExcludeFromDescription();
+        app.MapProcessNotification();
+
+        var api = app.MapGroup("/api");
+        api.MapCreateOrder();
+        api.MapPrepareOrder();
+        api.MapGetOrder();
+        api.MapPyunNotify();
+        return app;
+    }
+
+    private static void AddValidatedOptions<TOptions, TValidator>(IServiceCollection services, string section)
+        where TOptions : class
+        where TValidator : class, IValidateOptions<TOptions>
+    {
+        services.AddOptions<TOptions>().BindConfiguration(section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<TOptions>, TValidator>();
+    }
+}

@@ -1,0 +1,31 @@
+using System.Globalization;
+
+namespace PaymentFunctions.Hosting;
+
+/// <summary>Which way the app is running: as the Functions host's custom handler, or on its own.</summary>
+public static class FunctionsHost
+{
+    public const string PortVariable = "FUNCTIONS_CUSTOMHANDLER_PORT";
+
+    public static string? Port => Environment.GetEnvironmentVariable(PortVariable);
+
+    /// <summary>Under the host, the host checks function keys and triggers the queue function.</summary>
+    public static bool IsCustomHandler => !string.IsNullOrEmpty(Port);
+
+    /// <summary>Under the host, listen only on loopback at the port the host chose.</summary>
+    public static void ConfigureKestrel(WebApplicationBuilder builder)
+    {
+        if (IsCustomHandler)
+        {
+            if (!int.TryParse(Port, NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
+            {
+                throw new ConfigurationException($"Setting '{PortVariable}' is malformed: expected a TCP port number.");
+            }
+
+            builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
+        }
+
+        // A backstop for routes that do not read their body through RequestBody's own, smaller limits.
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 1024 * 1024);
+    }
+}

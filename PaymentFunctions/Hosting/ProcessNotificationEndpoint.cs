@@ -1,0 +1,76 @@
+using System.Text.Json;
+using PaymentFunctions.Notifications;
+
+namespace PaymentFunctions.Hosting;
+
+/// <summary>
+/// <c>POST /ProcessNotification</c>: the Functions host invokes the queue-triggered function here with its
+/// <c>{Data, Metadata}</c> payload. A 2xx completes the message; anything else makes the host retry it and,
+/// after <c>maxDequeueCount</c>, move it to the poison queue.
+/// </summary>
+public static class ProcessNotificationEndpoint
+{
+    public const string FunctionName = "ProcessNotification";
+
+    public sealed record InvocationResult(Dictionary<string, object?> Outputs, List<string> Logs, object? ReturnValue);
+
+    public static void MapProcessNotification(this IEndpointRouteBuilder app) =>
+        app.MapPost($"/{FunctionName}", HandleAsync).WithName(FunctionName).ExcludeFromDescription();
+
+    internal static async Task<IResult> HandleAsync(HttpRequest request, NotificationProcessor processor, ILoggerFactory loggers, CancellationToken cancellationToken)
+    {
+        var logger = loggers.CreateLogger(FunctionName);
+        string? text;
+        long? dequeueCount = null;
+        try
+        {
+            using var payload = await JsonDocument.ParseAsync(request.Body, cancellationToken: cancellationToken);
+            text = ReadMessage(payload.RootElement);
+            if (payload.RootElement.TryGetProperty("Metadata", out var metadata) && metadata.ValueKind == JsonValueKind.Object &&
+                metadata.TryGetProperty("DequeueCount", out var count) && count.TryGetInt64(out var c))
+            {
+                dequeueCount = c;
+            }
+        }
+        catch (JsonException)
+        {
+            text = null;
+        }
+
+        if (text is null)
+        {
+            return Failure("The invocation payload has no Data.msg.");
+        }
+
+        try
+        {
+            var outcome = await processor.ProcessAsync(text, cancellationToken);
+            return TypedResults.Json(new InvocationResult([], [outcome], null));
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            logger.LogError(ex, "Notification processing failed (dequeue count {DequeueCount}); the host will retry it", dequeueCount);
+            return Failure(ex.Message);
+        }
+    }
+
+    /// <summary>Data.msg is the message text, possibly JSON-encoded once more by the host; an object is taken as is.</summary>
+    private static string? ReadMessage(JsonElement root)
+    {
+        if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("Data", out var data) || data.ValueKind != JsonValueKind.Object ||
+            !data.TryGetProperty("msg", out var msg))
+        {
+            return null;
+        }
+
+        return msg.ValueKind switch
+        {
+            JsonValueKind.String => msg.GetString(),
+            JsonValueKind.Object => msg.GetRawText(),
+            _ => null,
+        };
+    }
+
+    private static Microsoft.AspNetCore.Http.HttpResults.JsonHttpResult<InvocationResult> Failure(string message) =>
+        TypedResults.Json(new InvocationResult([], [message], null), statusCode: StatusCodes.Status500InternalServerError);
+}

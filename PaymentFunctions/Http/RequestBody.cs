@@ -1,0 +1,180 @@
+using System.Buffers;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Net.Http.Headers;
+
+namespace PaymentFunctions.Http;
+
+/// <summary>The outcome of reading a request body: the bytes, or the 4xx that explains why not.</summary>
+public readonly record struct BodyRead(byte[]? Bytes, ProblemHttpResult? Problem)
+{
+    public bool Ok => Bytes is not null;
+}
+
+/// <summary>
+/// Reads request bodies with a hard size limit: a declared Content-Length over the limit is refused before a
+/// byte is read, and a chunked body is cut off as soon as it passes the limit, so an oversized body is
+/// never buffered whole.
+/// </summary>
+public static class RequestBody
+{
+    public const int JsonLimitBytes = 16 * 1024;
+    public const int FormLimitBytes = 16 * 1024;
+
+    public static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web)
+    {
+        UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
+        AllowTrailingCommas = false,
+        ReadCommentHandling = JsonCommentHandling.Disallow,
+        MaxDepth = 16,
+        // Chinese text (plates, subjects) stays readable in stored rows and in what we send to P云.
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
+    public static bool HasMediaType(HttpRequest request, string mediaType)
+    {
+        if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var parsed) ||
+            !parsed.MediaType.Equals(mediaType, StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+
+        // Only UTF-8 is understood; another declared charset would make us verify different characters.
+        var charset = parsed.Charset;
+        return !charset.HasValue || charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase) || charset.Equals("utf8", StringComparison.OrdinalIgnoreCase);
+    }
+
+    public static async Task<BodyRead> ReadAsync(HttpRequest request, string mediaType, int limitBytes, CancellationToken cancellationToken)
+    {
+        if (!HasMediaType(request, mediaType))
+        {
+            return new(null, Problems.UnsupportedMediaType($"The body must be {mediaType} in UTF-8."));
+        }
+
+        if (request.ContentLength > limitBytes)
+        {
+            return new(null, Problems.TooLarge(limitBytes));
+        }
+
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Min(limitBytes + 1, 64 * 1024));
+        try
+        {
+            var total = 0;
+            var output = new MemoryStream();
+            while (true)
+            {
+                var read = await request.Body.ReadAsync(buffer.AsMemory(0, Math.Min(buffer.Length, limitBytes + 1 - total)), cancellationToken);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                total += read;
+                if (total > limitBytes)
+                {
+                    return new(null, Problems.TooLarge(limitBytes));
+                }
+
+                output.Write(buffer, 0, read);
+            }
+
+            return new(output.ToArray(), null);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Reads and deserializes a JSON body; unknown members, wrong types and invalid UTF-8 are 400s.</summary>
+    public static async Task<(T? Value, ProblemHttpResult? Problem)> ReadJsonAsync<T>(HttpRequest request, CancellationToken cancellationToken)
+        where T : class
+    {
+        var body = await ReadAsync(request, "application/json", JsonLimitBytes, cancellationToken);
+        if (!body.Ok)
+        {
+            return (null, body.Problem);
+        }
+
+        if (body.Bytes!.Length == 0)
+        {
+            return (null, Problems.BadRequest("The request body is empty."));
+        }
+
+        try
+        {
+            var value = JsonSerializer.Deserialize<T>(body.Bytes, JsonOptions);
+            return value is null ? (null, Problems.BadRequest("The request body must be a JSON object.")) : (value, null);
+        }
+        catch (JsonException ex)
+        {
+            // The path says which member is wrong; the message text is the framework's and names only types.
+            var where = string.IsNullOrEmpty(ex.Path) || ex.Path == "$" ? "the body" : ex.Path;
+            return (null, Problems.BadRequest($"The request body is not valid at {where}: {Describe(ex)}"));
+        }
+    }
+
+    private static string Describe(JsonException ex)
+    {
+        if (ex.InnerException is InvalidOperationException or FormatException or OverflowException)
+        {
+            return "the value has the wrong type or is out of range.";
+        }
+
+        var message = ex.Message;
+        if (message.Contains("could not be mapped", StringComparison.Ordinal))
+        {
+            return "it has a member this API does not accept.";
+        }
+
+        if (message.Contains("could not be converted", StringComparison.Ordinal))
+        {
+            return "the value has the wrong type or is out of range.";
+        }
+
+        if (message.Contains("missing required", StringComparison.OrdinalIgnoreCase))
+        {
+            return "a required member is missing.";
+        }
+
+        return "it is not well-formed JSON.";
+    }
+}
+
+/// <summary>ProblemDetails answers used across the API, one clear sentence each.</summary>
+public static class Problems
+{
+    public static ProblemHttpResult BadRequest(string detail) => Create(StatusCodes.Status400BadRequest, "Bad request", detail);
+
+    public static ProblemHttpResult Validation(IDictionary<string, string[]> errors)
+    {
+        var problem = new HttpValidationProblemDetails(errors)
+        {
+            Status = StatusCodes.Status400BadRequest,
+            Title = "The request is not valid",
+            Detail = string.Join(" ", errors.SelectMany(e => e.Value)),
+        };
+        return TypedResults.Problem(problem);
+    }
+
+    public static ProblemHttpResult NotFound(string detail) => Create(StatusCodes.Status404NotFound, "Not found", detail);
+
+    public static ProblemHttpResult Conflict(string detail) => Create(StatusCodes.Status409Conflict, "Conflict", detail);
+
+    public static ProblemHttpResult Gone(string detail) => Create(StatusCodes.Status410Gone, "Gone", detail);
+
+    public static ProblemHttpResult Unauthorized(string detail) => Create(StatusCodes.Status401Unauthorized, "Unauthorized", detail);
+
+    public static ProblemHttpResult TooLarge(int limitBytes) =>
+        Create(StatusCodes.Status413PayloadTooLarge, "Payload too large", $"The body is larger than {limitBytes} bytes.");
+
+    public static ProblemHttpResult UnsupportedMediaType(string detail) =>
+        Create(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type", detail);
+
+    public static ProblemHttpResult BadGateway(string detail) => Create(StatusCodes.Status502BadGateway, "Payment platform error", detail);
+
+    public static ProblemHttpResult Unavailable(string detail) => Create(StatusCodes.Status503ServiceUnavailable, "Service unavailable", detail);
+
+    public static ProblemHttpResult Create(int status, string title, string detail) =>
+        TypedResults.Problem(new Microsoft.AspNetCore.Mvc.ProblemDetails { Status = status, Title = title, Detail = detail });
+}

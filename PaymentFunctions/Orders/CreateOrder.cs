@@ -1,0 +1,197 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Azure;
+using FluentValidation;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using PaymentFunctions.Http;
+using PaymentFunctions.Storage;
+
+namespace PaymentFunctions.Orders;
+
+/// <summary>What the business system sends to create a payable order. Amounts are whole fen.</summary>
+public sealed record CreateOrderRequest(
+    string? MerchantOrderNo,
+    string? Subject,
+    string? Body,
+    long? Amount,
+    string? Scene,
+    JsonElement? Extra,
+    DateTimeOffset? ExpiresAt);
+
+public sealed class CreateOrderValidator : AbstractValidator<CreateOrderRequest>
+{
+    public CreateOrderValidator(IOptions<OrdersOptions> options, TimeProvider clock)
+    {
+        var o = options.Value;
+        RuleFor(r => r.MerchantOrderNo).NotEmpty().Length(1, 32).Matches("^[A-Za-z0-9_-]+$")
+            .WithMessage("'merchantOrderNo' must be 1-32 letters, digits, '_' or '-'.");
+        RuleFor(r => r.Subject).NotEmpty().MaximumLength(128).Must(Printable)
+            .WithMessage("'subject' must be 1-128 printable characters.");
+        RuleFor(r => r.Body).MaximumLength(512).Must(b => b is null || Printable(b))
+            .WithMessage("'body' must be at most 512 printable characters.");
+        RuleFor(r => r.Amount).NotNull().WithMessage("'amount' is required, in fen.")
+            .GreaterThan(0).WithMessage("'amount' must be a positive whole number of fen.")
+            .LessThanOrEqualTo(o.MaxAmount).WithMessage($"'amount' must not exceed {o.MaxAmount} fen.");
+        RuleFor(r => r.Scene).NotEmpty().Must(s => s is not null && SceneExtra.Scenes.ContainsKey(s))
+            .WithMessage($"'scene' must be one of {string.Join(", ", SceneExtra.Scenes.Keys)}.");
+        RuleFor(r => r.Extra).NotNull().WithMessage("'extra' is required: the scene's fields as a JSON object.");
+        RuleFor(r => r).Custom((r, context) =>
+        {
+            if (r.Scene is not null && r.Extra is { } extra)
+            {
+                foreach (var problem in SceneExtra.Validate(r.Scene, extra))
+                {
+                    context.AddFailure("extra", problem);
+                }
+            }
+        });
+        RuleFor(r => r.ExpiresAt).Must(e => e is null || (e > clock.GetUtcNow().AddMinutes(1) && e <= clock.GetUtcNow().Add(o.MaxLifetime)))
+            .WithMessage($"'expiresAt' must lie between one minute and {o.MaxLifetime.TotalHours:0} hours from now.");
+    }
+
+    private static bool Printable(string? s) => s is null || !s.Any(char.IsControl);
+}
+
+/// <summary>The order as the API shows it. <c>status</c> is authoritative; the mini program's own return data never is.</summary>
+public sealed record OrderView(
+    string OrderId,
+    string MerchantOrderNo,
+    string Status,
+    long Amount,
+    string Subject,
+    string? Body,
+    string Scene,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset ExpiresAt,
+    DateTimeOffset? PaidAt,
+    long? PaidAmount,
+    string? Channel,
+    string? PaySerial,
+    string? TradeNo,
+    bool RefundRequired)
+{
+    public static OrderView From(OrderEntity e, DateTimeOffset now) => new(
+        e.PartitionKey, e.MerchantOrderNo, EffectiveStatus(e, now).ToString(), e.Amount, e.Subject, e.Body, e.Scene,
+        e.CreatedAt, e.ExpiresAt, e.PaidAt, e.PaidAmount, e.Channel, e.PaySerial, e.TradeNo, e.RefundRequired);
+
+    /// <summary>An unpaid order past its expiry reads as Expired; the stored row keeps its last real state.</summary>
+    public static OrderStatus EffectiveStatus(OrderEntity e, DateTimeOffset now) =>
+        e.StatusValue is OrderStatus.Created or OrderStatus.Pending or OrderStatus.Failed && now >= e.ExpiresAt
+            ? OrderStatus.Expired
+            : e.StatusValue;
+}
+
+public static class CreateOrderEndpoint
+{
+    public static void MapCreateOrder(this IEndpointRouteBuilder api) =>
+        api.MapPost("/orders", HandleAsync).WithName("CreateOrder").AddEndpointFilter<Hosting.FunctionKeyFilter>();
+
+    internal static async Task<Results<Created<OrderView>, Ok<OrderView>, ProblemHttpResult>> HandleAsync(
+        HttpRequest http, IValidator<CreateOrderRequest> validator, StorageResources storage, IOptions<OrdersOptions> options,
+        TimeProvider clock, ILoggerFactory loggers, CancellationToken cancellationToken)
+    {
+        var (request, problem) = await RequestBody.ReadJsonAsync<CreateOrderRequest>(http, cancellationToken);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        var validation = await validator.ValidateAsync(request!, cancellationToken);
+        if (!validation.IsValid)
+        {
+            return Problems.Validation(validation.ToDictionary());
+        }
+
+        var now = clock.GetUtcNow();
+        var canonical = Canonical(request!);
+        var fingerprint = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(canonical)));
+        await storage.EnsureCreatedAsync(cancellationToken);
+
+        var index = new OrderIndexEntity
+        {
+            PartitionKey = request!.MerchantOrderNo!,
+            RowKey = "",
+            OrderId = PayOrderNumber.NewOrderId(),
+            Fingerprint = fingerprint,
+            Request = canonical,
+            CreatedAt = now,
+        };
+        var created = true;
+        try
+        {
+            await storage.OrderIndex.AddEntityAsync(index, cancellationToken);
+        }
+        catch (RequestFailedException ex) when (ex.Status == 409)
+        {
+            created = false;
+            index = (await storage.OrderIndex.GetEntityAsync<OrderIndexEntity>(request.MerchantOrderNo!, "", cancellationToken: cancellationToken)).Value;
+            if (index.Fingerprint != fingerprint)
+            {
+                return Problems.Conflict($"merchantOrderNo '{request.MerchantOrderNo}' already names a different order.");
+            }
+        }
+
+        // The index row holds the accepted request, so if we crashed before writing the order row, the retry writes it.
+        var accepted = JsonSerializer.Deserialize<CreateOrderRequest>(index.Request, RequestBody.JsonOptions)!;
+        var order = await EnsureOrderRowAsync(storage, index, accepted, options.Value, cancellationToken);
+        var view = OrderView.From(order, now);
+        if (created)
+        {
+            loggers.CreateLogger("CreateOrder").LogInformation("Order {OrderId} created for {MerchantOrderNo}, {Amount} fen", order.PartitionKey, order.MerchantOrderNo, order.Amount);
+            return TypedResults.Created($"/api/orders/{order.PartitionKey}", view);
+        }
+
+        return TypedResults.Ok(view);
+    }
+
+    private static async Task<OrderEntity> EnsureOrderRowAsync(StorageResources storage, OrderIndexEntity index, CreateOrderRequest request,
+        OrdersOptions options, CancellationToken cancellationToken)
+    {
+        var existing = await storage.Orders.GetEntityIfExistsAsync<OrderEntity>(index.OrderId, OrderRows.Order, cancellationToken: cancellationToken);
+        if (existing.HasValue)
+        {
+            return existing.Value!;
+        }
+
+        var order = new OrderEntity
+        {
+            PartitionKey = index.OrderId,
+            MerchantOrderNo = request.MerchantOrderNo!,
+            Subject = request.Subject!,
+            Body = request.Body,
+            Amount = request.Amount!.Value,
+            Scene = request.Scene!,
+            Extra = request.Extra!.Value.GetRawText(),
+            StatusValue = OrderStatus.Created,
+            CreatedAt = index.CreatedAt,
+            UpdatedAt = index.CreatedAt,
+            ExpiresAt = request.ExpiresAt ?? index.CreatedAt.Add(options.DefaultLifetime),
+        };
+        try
+        {
+            await storage.Orders.AddEntityAsync(order, cancellationToken);
+        }
+        catch (RequestFailedException ex) when (ex.Status == 409)
+        {
+            // A concurrent identical request wrote it first.
+        }
+
+        return (await storage.Orders.GetEntityAsync<OrderEntity>(index.OrderId, OrderRows.Order, cancellationToken: cancellationToken)).Value;
+    }
+
+    /// <summary>The request in one canonical JSON form: equal requests, equal text, whatever the key order or spacing.</summary>
+    private static string Canonical(CreateOrderRequest r)
+    {
+        var extra = r.Extra is { } e ? JsonSerializer.SerializeToElement(Sorted(e)) : (JsonElement?)null;
+        return JsonSerializer.Serialize(r with { Extra = extra, ExpiresAt = r.ExpiresAt?.ToUniversalTime() }, RequestBody.JsonOptions);
+    }
+
+    private static object? Sorted(JsonElement e) => e.ValueKind switch
+    {
+        JsonValueKind.Object => new SortedDictionary<string, object?>(e.EnumerateObject().ToDictionary(p => p.Name, p => Sorted(p.Value)), StringComparer.Ordinal),
+        JsonValueKind.Array => e.EnumerateArray().Select(Sorted).ToList(),
+        _ => e,
+    };
+}

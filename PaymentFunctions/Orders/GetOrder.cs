@@ -1,0 +1,81 @@
+using Azure.Data.Tables;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using PaymentFunctions.Http;
+using PaymentFunctions.Pyun;
+
+namespace PaymentFunctions.Orders;
+
+/// <summary>
+/// <c>GET /api/orders/{orderId}</c>: the authoritative status. While an order is pending and the notification
+/// is late, ask P云's trade query (at most once per order per interval, across instances) and feed the
+/// answer through the same processor as the notifications.
+/// </summary>
+public static class GetOrderEndpoint
+{
+    public static void MapGetOrder(this IEndpointRouteBuilder api) =>
+        api.MapGet("/orders/{orderId}", HandleAsync).WithName("GetOrder");
+
+    internal static async Task<Results<Ok<OrderView>, ProblemHttpResult>> HandleAsync(
+        string orderId, OrderStore store, PyunClient pyun, PyunPaymentProcessor processor, IOptions<PyunOptions> options,
+        TimeProvider clock, ILoggerFactory loggers, CancellationToken cancellationToken)
+    {
+        if (!PayOrderNumber.IsOrderId(orderId))
+        {
+            return Problems.NotFound("No such order.");
+        }
+
+        var order = await store.GetOrderAsync(orderId, cancellationToken);
+        if (order is null)
+        {
+            return Problems.NotFound("No such order.");
+        }
+
+        if (await ShouldQueryAsync(store, order, options.Value, clock, cancellationToken))
+        {
+            var logger = loggers.CreateLogger("GetOrder");
+            var payOrder = PayOrderNumber.Format(orderId, order.AttemptCount);
+            try
+            {
+                var answer = await pyun.QueryAsync(payOrder, cancellationToken);
+                if (answer.Result is { } result)
+                {
+                    await processor.ApplyAsync(result, "pyun.query", clock.GetUtcNow(), cancellationToken);
+                    order = await store.GetOrderAsync(orderId, cancellationToken) ?? order;
+                }
+            }
+            catch (PyunException ex)
+            {
+                // The stored status is still the truth we have; the next poll after the interval asks again.
+                logger.LogWarning(ex, "Trade query for {PayOrder} failed", payOrder);
+            }
+        }
+
+        return TypedResults.Ok(OrderView.From(order, clock.GetUtcNow()));
+    }
+
+    /// <summary>
+    /// True when the order is pending, has been quiet for a while, and we won the conditional write of
+    /// <c>LastQueryAt</c>, which is what limits queries to one per interval however many callers poll.
+    /// </summary>
+    private static async Task<bool> ShouldQueryAsync(OrderStore store, OrderEntity order, PyunOptions options, TimeProvider clock, CancellationToken cancellationToken)
+    {
+        var now = clock.GetUtcNow();
+        if (order.StatusValue != OrderStatus.Pending || order.AttemptCount == 0 || now - order.UpdatedAt < options.QueryAfter ||
+            (order.LastQueryAt is { } last && now - last < options.QueryInterval))
+        {
+            return false;
+        }
+
+        var claim = new TableEntity(order.PartitionKey, OrderRows.Order) { ["LastQueryAt"] = now };
+        try
+        {
+            await store.Table.UpdateEntityAsync(claim, order.ETag, TableUpdateMode.Merge, cancellationToken);
+            return true;
+        }
+        catch (Azure.RequestFailedException ex) when (ex.Status == 412)
+        {
+            return false; // someone else just queried, or a notification just arrived
+        }
+    }
+}

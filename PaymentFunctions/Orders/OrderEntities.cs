@@ -1,0 +1,134 @@
+using Azure;
+using Azure.Data.Tables;
+
+namespace PaymentFunctions.Orders;
+
+/// <summary>Stored order states. <c>Expired</c> is never stored: it is read off the clock (see <see cref="OrderView"/>).</summary>
+public enum OrderStatus
+{
+    Created,
+    Pending,
+    Paid,
+    Failed,
+    Expired,
+    AmountMismatch,
+    PaidAfterClose,
+}
+
+/// <summary>
+/// Row keys inside an order's partition: the order row, its payment attempts and its timeline. One
+/// partition per order keeps every operation a point read or an entity-group transaction.
+/// </summary>
+public static class OrderRows
+{
+    public const string Order = "order";
+
+    public static string Attempt(int number) => $"attempt-{number:D3}";
+
+    public static string Timeline(string eventKey) => $"evt-{eventKey}";
+}
+
+public sealed class OrderEntity : ITableEntity
+{
+    public string PartitionKey { get; set; } = "";
+    public string RowKey { get; set; } = OrderRows.Order;
+    public DateTimeOffset? Timestamp { get; set; }
+    public ETag ETag { get; set; }
+
+    public string MerchantOrderNo { get; set; } = "";
+    public string Subject { get; set; } = "";
+    public string? Body { get; set; }
+    public long Amount { get; set; }
+    public string Scene { get; set; } = "";
+    /// <summary>The scene fields as the compact JSON text sent to P云 as <c>extra</c>.</summary>
+    public string Extra { get; set; } = "{}";
+    public string Status { get; set; } = nameof(OrderStatus.Created);
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset UpdatedAt { get; set; }
+    public DateTimeOffset ExpiresAt { get; set; }
+
+    public int AttemptCount { get; set; }
+
+    public DateTimeOffset? PaidAt { get; set; }
+    public long? PaidAmount { get; set; }
+    public string? PaidPayOrder { get; set; }
+    public string? Channel { get; set; }
+    public string? PaySerial { get; set; }
+    public string? TradeNo { get; set; }
+    public long? Fee { get; set; }
+    public string? Payer { get; set; }
+
+    /// <summary>Money was taken that must go back: a second payment, a wrong amount, a payment after close.</summary>
+    public bool RefundRequired { get; set; }
+    public DateTimeOffset? LastQueryAt { get; set; }
+
+    public OrderStatus StatusValue
+    {
+        get => Enum.Parse<OrderStatus>(Status);
+        set => Status = value.ToString();
+    }
+}
+
+public sealed class AttemptEntity : ITableEntity
+{
+    public string PartitionKey { get; set; } = "";
+    public string RowKey { get; set; } = "";
+    public DateTimeOffset? Timestamp { get; set; }
+    public ETag ETag { get; set; }
+
+    public int Number { get; set; }
+    public string PayOrder { get; set; } = "";
+    public string? PayId { get; set; }
+    public string Client { get; set; } = "";
+    public string? Payer { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset ExpiresAt { get; set; }
+    /// <summary>Preparing, Prepared, PrepareFailed, Paying, Paid, Failed.</summary>
+    public string State { get; set; } = AttemptStates.Preparing;
+    public long? PaidAmount { get; set; }
+    public string? PaySerial { get; set; }
+    public bool RefundRequired { get; set; }
+    public string? RefundReason { get; set; }
+}
+
+public static class AttemptStates
+{
+    public const string Preparing = "Preparing";
+    public const string Prepared = "Prepared";
+    public const string PrepareFailed = "PrepareFailed";
+    public const string Paying = "Paying";
+    public const string Paid = "Paid";
+    public const string Failed = "Failed";
+}
+
+/// <summary>One row per notification, query answer or transition; its key makes a replay a no-op.</summary>
+public sealed class TimelineEntity : ITableEntity
+{
+    public string PartitionKey { get; set; } = "";
+    public string RowKey { get; set; } = "";
+    public DateTimeOffset? Timestamp { get; set; }
+    public ETag ETag { get; set; }
+
+    public DateTimeOffset At { get; set; }
+    public string Kind { get; set; } = "";
+    public string? FromStatus { get; set; }
+    public string? ToStatus { get; set; }
+    public string Outcome { get; set; } = "";
+    /// <summary>The verified fields as JSON (no secrets: P云 notifications carry none).</summary>
+    public string? Data { get; set; }
+}
+
+/// <summary><c>merchantOrderNo → orderId</c>, inserted if absent, with the request fingerprint for idempotency.</summary>
+public sealed class OrderIndexEntity : ITableEntity
+{
+    public string PartitionKey { get; set; } = "";
+    public string RowKey { get; set; } = "";
+    public DateTimeOffset? Timestamp { get; set; }
+    public ETag ETag { get; set; }
+
+    public string OrderId { get; set; } = "";
+    public string Fingerprint { get; set; } = "";
+    /// <summary>The accepted request, so a crash between the index and the order row heals on retry.</summary>
+    public string Request { get; set; } = "";
+    public DateTimeOffset CreatedAt { get; set; }
+}

@@ -1,0 +1,71 @@
+using Azure;
+using Azure.Data.Tables;
+using PaymentFunctions.Storage;
+
+namespace PaymentFunctions.Orders;
+
+/// <summary>Point reads and conditional writes on an order's partition.</summary>
+public sealed class OrderStore(StorageResources storage)
+{
+    public TableClient Table => storage.Orders;
+
+    public async Task<OrderEntity?> GetOrderAsync(string orderId, CancellationToken cancellationToken)
+    {
+        await storage.EnsureCreatedAsync(cancellationToken);
+        var response = await storage.Orders.GetEntityIfExistsAsync<OrderEntity>(orderId, OrderRows.Order, cancellationToken: cancellationToken);
+        return response.HasValue ? response.Value : null;
+    }
+
+    public async Task<AttemptEntity?> GetAttemptAsync(string orderId, int number, CancellationToken cancellationToken)
+    {
+        await storage.EnsureCreatedAsync(cancellationToken);
+        var response = await storage.Orders.GetEntityIfExistsAsync<AttemptEntity>(orderId, OrderRows.Attempt(number), cancellationToken: cancellationToken);
+        return response.HasValue ? response.Value : null;
+    }
+
+    public async Task<List<TimelineEntity>> GetTimelineAsync(string orderId, CancellationToken cancellationToken)
+    {
+        await storage.EnsureCreatedAsync(cancellationToken);
+        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {orderId} and RowKey ge {"evt-"} and RowKey lt {"evt."}");
+        var rows = new List<TimelineEntity>();
+        await foreach (var row in storage.Orders.QueryAsync<TimelineEntity>(filter, cancellationToken: cancellationToken))
+        {
+            rows.Add(row);
+        }
+
+        return rows;
+    }
+
+    /// <summary>
+    /// Writes the given rows of one partition in one entity-group transaction. Returns false when a row that
+    /// was to be added already exists (a replay): then nothing was written.
+    /// Throws <see cref="ConcurrencyException"/> when an ETag no longer matches (re-read and decide again).
+    /// </summary>
+    public async Task<bool> SubmitAsync(IReadOnlyList<TableTransactionAction> actions, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await storage.Orders.SubmitTransactionAsync(actions, cancellationToken);
+            return true;
+        }
+        catch (TableTransactionFailedException ex) when (ex.Status == 409 && IsAdd(actions, ex.FailedTransactionActionIndex))
+        {
+            return false;
+        }
+        catch (TableTransactionFailedException ex) when (ex.Status is 412 or 409 or 404)
+        {
+            throw new ConcurrencyException(ex);
+        }
+        catch (RequestFailedException ex) when (ex.Status is 412)
+        {
+            throw new ConcurrencyException(ex);
+        }
+    }
+
+    private static bool IsAdd(IReadOnlyList<TableTransactionAction> actions, int? index) =>
+        index is { } i && i < actions.Count && actions[i].ActionType == TableTransactionActionType.Add &&
+        actions[i].Entity.RowKey.StartsWith("evt-", StringComparison.Ordinal);
+}
+
+/// <summary>Someone else changed the order between our read and our write.</summary>
+public sealed class ConcurrencyException(Exception inner) : Exception("The order changed concurrently.", inner);

@@ -1,0 +1,165 @@
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.Extensions.Options;
+
+namespace PaymentFunctions.Pyun;
+
+/// <summary>P云 refused or failed a call. <see cref="Code"/> and <see cref="SeqNo"/> are P云's, for support.</summary>
+public sealed class PyunException(string message, string? code = null, string? seqNo = null, Exception? inner = null)
+    : Exception(message, inner)
+{
+    public string? Code { get; } = code;
+    public string? SeqNo { get; } = seqNo;
+}
+
+public sealed record PyunPrepareRequest(
+    string PayOrder,
+    string Subject,
+    long Value,
+    string? Body,
+    string? Payer,
+    DateTimeOffset ExpireTime,
+    string TradeScene,
+    string Extra);
+
+/// <summary>Trade query answer: found with a result, or P云 has no record of the pay_order (yet).</summary>
+public sealed record PyunQueryAnswer(PyunTradeResult? Result, string Code);
+
+/// <summary>The merchant-side P云 OpenAPI calls we make: trade prepare (form POST) and trade query (GET).</summary>
+public sealed class PyunClient(HttpClient http, IOptions<PyunOptions> options, ILogger<PyunClient> logger)
+{
+    public const string PreparePath = "/gate/1.0/payment/trade/prepare";
+    public const string QueryPath = "/gate/1.0/payment/trade/query";
+
+    private readonly PyunOptions _options = options.Value;
+
+    public async Task<string> PrepareAsync(PyunPrepareRequest request, CancellationToken cancellationToken)
+    {
+        var parameters = new Dictionary<string, string?>(StringComparer.Ordinal)
+        {
+            ["app_id"] = _options.AppId,
+            ["merchant"] = _options.Merchant,
+            ["pay_order"] = request.PayOrder,
+            ["subject"] = request.Subject,
+            ["value"] = request.Value.ToString(CultureInfo.InvariantCulture),
+            ["notify_url"] = _options.NotifyUrl,
+            ["expire_time"] = request.ExpireTime.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture),
+            ["trade_scene"] = request.TradeScene,
+            ["extra"] = request.Extra,
+        };
+        // Optional parameters we do not use are left out, so the empty-versus-null question never arises.
+        if (!string.IsNullOrEmpty(request.Body))
+        {
+            parameters["body"] = request.Body;
+        }
+
+        if (!string.IsNullOrEmpty(request.Payer))
+        {
+            parameters["payer"] = request.Payer;
+        }
+
+        parameters["sign"] = PyunSignature.Sign(parameters, _options.AppSecret);
+        using var content = new FormUrlEncodedContent(parameters!);
+        using var json = await SendAsync(new HttpRequestMessage(HttpMethod.Post, PreparePath) { Content = content }, "trade prepare", cancellationToken);
+        var root = json.RootElement;
+        var code = ReadString(root, "code");
+        var payId = ReadString(root, "pay_id");
+        if (code != "1001" || string.IsNullOrEmpty(payId))
+        {
+            var seqNo = ReadString(root, "seqno");
+            logger.LogWarning("P云 trade prepare for {PayOrder} refused: code {Code}, message {Message}, seqno {SeqNo}",
+                request.PayOrder, code, ReadString(root, "message"), seqNo);
+            throw new PyunException($"P云 refused trade prepare (code {code ?? "none"}).", code, seqNo);
+        }
+
+        return payId;
+    }
+
+    public async Task<PyunQueryAnswer> QueryAsync(string payOrder, CancellationToken cancellationToken)
+    {
+        var parameters = new Dictionary<string, string?>(StringComparer.Ordinal)
+        {
+            ["app_id"] = _options.AppId,
+            ["merchant"] = _options.Merchant,
+            ["pay_order"] = payOrder,
+        };
+        parameters["sign"] = PyunSignature.Sign(parameters, _options.AppSecret);
+        var query = string.Join('&', parameters.Select(p => $"{p.Key}={Uri.EscapeDataString(p.Value!)}"));
+        using var json = await SendAsync(new HttpRequestMessage(HttpMethod.Get, $"{QueryPath}?{query}"), "trade query", cancellationToken);
+        var root = json.RootElement;
+        var code = ReadString(root, "code") ?? "";
+        if (code != "1001")
+        {
+            logger.LogInformation("P云 trade query for {PayOrder}: code {Code}, message {Message}, seqno {SeqNo}",
+                payOrder, code, ReadString(root, "message"), ReadString(root, "seqno"));
+            return new PyunQueryAnswer(null, code);
+        }
+
+        // Two layouts are in use: flat (documented) and inside "payload" (newer). Numbers may be strings.
+        var data = root.TryGetProperty("payload", out var payload) && payload.ValueKind == JsonValueKind.Object ? payload : root;
+        var returnedPayOrder = ReadString(data, "pay_order") ?? payOrder;
+        if (returnedPayOrder != payOrder ||
+            !PyunTradeResult.TryStatus(ReadString(data, "status"), out var status) ||
+            !PyunTradeResult.TryFen(ReadString(data, "value") ?? "0", out var value))
+        {
+            throw new PyunException("P云 trade query answered a result we cannot read.", code, ReadString(root, "seqno"));
+        }
+
+        DateTimeOffset? tradeTime = DateTimeOffset.TryParse(ReadString(data, "trade_time"), CultureInfo.InvariantCulture,
+            DateTimeStyles.AssumeUniversal, out var t) ? t : null;
+        var result = new PyunTradeResult(payOrder, status, value, Blank(ReadString(data, "pay_serial")), Blank(ReadString(data, "channel")),
+            Blank(ReadString(data, "trade_no")), tradeTime, null, Blank(ReadString(data, "payer")));
+        if (status == PyunTradeResult.Success && result.PaySerial is null)
+        {
+            throw new PyunException("P云 trade query reported a payment without pay_serial.", code, ReadString(root, "seqno"));
+        }
+
+        return new PyunQueryAnswer(result, code);
+    }
+
+    private async Task<JsonDocument> SendAsync(HttpRequestMessage request, string what, CancellationToken cancellationToken)
+    {
+        using var _ = request;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_options.RequestTimeout);
+        HttpResponseMessage response;
+        try
+        {
+            response = await http.SendAsync(request, timeout.Token);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            throw new PyunException($"P云 {what} could not be reached.", inner: ex);
+        }
+
+        using (response)
+        {
+            if (!response.IsSuccessStatusCode)
+            {
+                throw new PyunException($"P云 {what} answered HTTP {(int)response.StatusCode}.");
+            }
+
+            try
+            {
+                var bytes = await response.Content.ReadAsByteArrayAsync(timeout.Token);
+                return JsonDocument.Parse(bytes);
+            }
+            catch (JsonException ex)
+            {
+                throw new PyunException($"P云 {what} answered something that is not JSON.", inner: ex);
+            }
+        }
+    }
+
+    private static string? ReadString(JsonElement element, string name) =>
+        element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var value)
+            ? value.ValueKind switch
+            {
+                JsonValueKind.String => value.GetString(),
+                JsonValueKind.Number => value.GetRawText(),
+                _ => null,
+            }
+            : null;
+
+    private static string? Blank(string? s) => string.IsNullOrEmpty(s) ? null : s;
+}

@@ -1,0 +1,88 @@
+using System.Text.Json;
+using Microsoft.Extensions.Options;
+using PaymentFunctions.Http;
+using PaymentFunctions.Notifications;
+
+namespace PaymentFunctions.Pyun;
+
+/// <summary>
+/// <c>POST /api/notify/pyun</c>: P云's payment notification. Verify the raw form, queue it, and only then
+/// answer <c>1001</c>; every refusal answers another code with a 4xx (or 5xx when storage fails) so P云
+/// sends it again, and nothing is queued.
+/// </summary>
+public static class PyunNotifyEndpoint
+{
+    public static void MapPyunNotify(this IEndpointRouteBuilder api) =>
+        api.MapPost("/notify/pyun", HandleAsync).WithName("PyunNotify").DisableAntiforgery();
+
+    public sealed record PyunAnswer(string Code, string Message);
+
+    internal static async Task<IResult> HandleAsync(HttpContext context, IOptions<PyunOptions> options, NotificationQueue queue,
+        TimeProvider clock, ILoggerFactory loggers, CancellationToken cancellationToken)
+    {
+        var logger = loggers.CreateLogger("PyunNotify");
+        var request = context.Request;
+        if (!RequestBody.HasMediaType(request, "application/x-www-form-urlencoded"))
+        {
+            return Refuse(logger, StatusCodes.Status415UnsupportedMediaType, "1415", "content type must be application/x-www-form-urlencoded");
+        }
+
+        var body = await RequestBody.ReadAsync(request, "application/x-www-form-urlencoded", RequestBody.FormLimitBytes, cancellationToken);
+        if (!body.Ok)
+        {
+            return Refuse(logger, body.Problem!.StatusCode, body.Problem.StatusCode == 413 ? "1413" : "1400", body.Problem.ProblemDetails.Detail!);
+        }
+
+        if (!FormBody.TryParse(body.Bytes, out var fields, out var formError))
+        {
+            return Refuse(logger, StatusCodes.Status400BadRequest, "1400", formError);
+        }
+
+        var o = options.Value;
+        if (!fields.TryGetValue(PyunSignature.SignField, out var sign) || sign.Length == 0)
+        {
+            return Refuse(logger, StatusCodes.Status401Unauthorized, "1401", "sign is missing");
+        }
+
+        if (!PyunSignature.Verify(fields!, sign, o.AppSecret))
+        {
+            return Refuse(logger, StatusCodes.Status401Unauthorized, "1401", "sign error");
+        }
+
+        if (fields.GetValueOrDefault("app_id") != o.AppId)
+        {
+            return Refuse(logger, StatusCodes.Status403Forbidden, "1403", "app_id is not this application");
+        }
+
+        if (fields.TryGetValue("merchant", out var merchant) && merchant != o.Merchant)
+        {
+            return Refuse(logger, StatusCodes.Status403Forbidden, "1403", "merchant is not this application's merchant");
+        }
+
+        if (!PyunTradeResult.TryFromNotification(fields, out var result, out var fieldError))
+        {
+            return Refuse(logger, StatusCodes.Status400BadRequest, "1400", fieldError);
+        }
+
+        var envelope = new NotificationEnvelope(NotificationEnvelope.CurrentVersion, NotificationEnvelope.Kinds.PyunTrade,
+            clock.GetUtcNow(), JsonSerializer.SerializeToElement(fields));
+        try
+        {
+            await queue.EnqueueAsync(envelope, cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            logger.LogError(ex, "P云 notification for {PayOrder} could not be queued; answering 503 so P云 retries", result!.PayOrder);
+            return TypedResults.Json(new PyunAnswer("1500", "temporarily unavailable, please retry"), statusCode: StatusCodes.Status503ServiceUnavailable);
+        }
+
+        logger.LogInformation("P云 notification for {PayOrder} (status {Status}, value {Value}) queued", result!.PayOrder, result.Status, result.Value);
+        return TypedResults.Json(new PyunAnswer("1001", "通知成功"));
+    }
+
+    private static Microsoft.AspNetCore.Http.HttpResults.JsonHttpResult<PyunAnswer> Refuse(ILogger logger, int status, string code, string message)
+    {
+        logger.LogWarning("P云 notification refused ({Status} {Code}): {Reason}", status, code, message);
+        return TypedResults.Json(new PyunAnswer(code, message), statusCode: status);
+    }
+}

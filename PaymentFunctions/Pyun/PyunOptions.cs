@@ -1,0 +1,69 @@
+using Microsoft.Extensions.Options;
+
+namespace PaymentFunctions.Pyun;
+
+/// <summary>P云 settings, section <c>Pyun</c>. The secret is only ever used to sign; it is never logged.</summary>
+public sealed class PyunOptions
+{
+    public const string Section = "Pyun";
+
+    public string BaseUrl { get; set; } = "";
+    public string AppId { get; set; } = "";
+    public string AppSecret { get; set; } = "";
+    public string Merchant { get; set; } = "";
+    public string NotifyUrl { get; set; } = "";
+
+    /// <summary>How long one prepared attempt (one pay_order / pay_id) stays payable; P云's own default is 3 minutes.</summary>
+    public TimeSpan AttemptLifetime { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>A pending order younger than this is not queried at P云 yet: the notification usually wins.</summary>
+    public TimeSpan QueryAfter { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>At most one trade query per order per interval, however often the mini program polls.</summary>
+    public TimeSpan QueryInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(10);
+}
+
+internal sealed class PyunOptionsValidator : IValidateOptions<PyunOptions>
+{
+    public ValidateOptionsResult Validate(string? name, PyunOptions o)
+    {
+        var errors = new List<string>();
+        RequireUrl(errors, "Pyun:BaseUrl", o.BaseUrl);
+        Require(errors, "Pyun:AppId", o.AppId, "the app_id P云 issued, e.g. op1234567723122");
+        Require(errors, "Pyun:AppSecret", o.AppSecret, "the app_secret P云 issued (a Key Vault reference in Azure)");
+        Require(errors, "Pyun:Merchant", o.Merchant, "the car-park merchant number, e.g. 6262666666");
+        RequireUrl(errors, "Pyun:NotifyUrl", o.NotifyUrl);
+        Positive(errors, "Pyun:AttemptLifetime", o.AttemptLifetime);
+        Positive(errors, "Pyun:QueryInterval", o.QueryInterval);
+        Positive(errors, "Pyun:RequestTimeout", o.RequestTimeout);
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    internal static void Require(List<string> errors, string key, string value, string expected)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            errors.Add($"Setting '{key}' is missing: expected {expected}.");
+        }
+    }
+
+    internal static void RequireUrl(List<string> errors, string key, string value)
+    {
+        if (!Uri.TryCreate(value, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttps && uri.Scheme != Uri.UriSchemeHttp))
+        {
+            errors.Add(string.IsNullOrWhiteSpace(value)
+                ? $"Setting '{key}' is missing: expected an absolute http(s) URL."
+                : $"Setting '{key}' is malformed: expected an absolute http(s) URL.");
+        }
+    }
+
+    internal static void Positive(List<string> errors, string key, TimeSpan value)
+    {
+        if (value <= TimeSpan.Zero)
+        {
+            errors.Add($"Setting '{key}' must be a positive duration such as 00:05:00.");
+        }
+    }
+}

@@ -1,0 +1,82 @@
+using Azure.Data.Tables;
+using Azure.Storage.Queues;
+using Microsoft.Extensions.Azure;
+
+namespace PaymentFunctions.Storage;
+
+public static class StorageServiceCollectionExtensions
+{
+    /// <summary>One shared client per service, registered through the Azure SDK's client factory.</summary>
+    public static IServiceCollection AddPaymentStorage(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<StorageOptions>().BindConfiguration(StorageOptions.Section).ValidateOnStart();
+        services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<StorageOptions>, StorageOptionsValidator>();
+
+        var connection = StorageConnection.Resolve(configuration);
+        services.AddSingleton(connection);
+        services.AddAzureClients(clients =>
+        {
+            if (connection.IsConnectionString)
+            {
+                clients.AddTableServiceClient(connection.ConnectionString);
+                clients.AddQueueServiceClient(connection.ConnectionString)
+                    .ConfigureOptions(o => o.MessageEncoding = QueueMessageEncoding.Base64);
+            }
+            else
+            {
+                clients.AddTableServiceClient(connection.TableServiceUri);
+                clients.AddQueueServiceClient(connection.QueueServiceUri)
+                    .ConfigureOptions(o => o.MessageEncoding = QueueMessageEncoding.Base64);
+                clients.UseCredential(connection.CreateCredential());
+            }
+        });
+
+        services.AddSingleton<StorageResources>();
+        return services;
+    }
+}
+
+/// <summary>
+/// The app's tables and queues, created on first use and re-tried until that succeeds, so the app starts
+/// even while storage is briefly away, and never runs against a table that does not exist.
+/// </summary>
+public sealed class StorageResources(TableServiceClient tables, QueueServiceClient queues, Microsoft.Extensions.Options.IOptions<StorageOptions> options, ILogger<StorageResources> logger) : IDisposable
+{
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private volatile bool _ready;
+
+    public TableClient Orders { get; } = tables.GetTableClient(options.Value.OrdersTable);
+    public TableClient OrderIndex { get; } = tables.GetTableClient(options.Value.OrderIndexTable);
+    public QueueClient Notifications { get; } = queues.GetQueueClient(options.Value.NotificationQueue);
+    public QueueClient Poison { get; } = queues.GetQueueClient(options.Value.PoisonQueue);
+
+    public async ValueTask EnsureCreatedAsync(CancellationToken cancellationToken)
+    {
+        if (_ready)
+        {
+            return;
+        }
+
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            if (_ready)
+            {
+                return;
+            }
+
+            await Orders.CreateIfNotExistsAsync(cancellationToken);
+            await OrderIndex.CreateIfNotExistsAsync(cancellationToken);
+            await Notifications.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
+            await Poison.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
+            _ready = true;
+            logger.LogInformation("Storage ready: tables {Orders}, {Index}; queues {Queue}, {Poison}", Orders.Name, OrderIndex.Name, Notifications.Name, Poison.Name);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    public void Dispose() => _gate.Dispose();
+}
