@@ -92,14 +92,14 @@ public sealed record PyunTradeResult(
         return true;
     }
 
-    internal static bool TryStatus(string? text, out int status)
+    public static bool TryStatus(string? text, out int status)
     {
         status = text switch { "1" => Success, "0" => Paying, "-1" => Failure, _ => int.MinValue };
         return status != int.MinValue;
     }
 
     /// <summary>Amounts are integers in fen: digits only, no sign, no decimal point, no exponent.</summary>
-    internal static bool TryFen(string? text, out long fen)
+    public static bool TryFen(string? text, out long fen)
     {
         fen = 0;
         return text is { Length: > 0 and <= 15 } && text.All(char.IsAsciiDigit) &&

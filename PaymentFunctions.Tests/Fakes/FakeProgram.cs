@@ -1,0 +1,32 @@
+using PaymentFunctions.Fakes.Pyun;
+
+namespace PaymentFunctions.Fakes;
+
+/// <summary>
+/// Runs the fake payment platforms as their own process for the local walkthrough:
+/// <c>dotnet run --project PaymentFunctions.Tests/Fakes -- --urls http://127.0.0.1:7072</c>.
+/// Credentials come from the same settings names the app uses (<c>Pyun:AppId</c>, …).
+/// </summary>
+public static class FakeProgram
+{
+    public static async Task Main(string[] args)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        var config = builder.Configuration;
+        var pyun = new FakePyunState(
+            config["Pyun:AppId"] ?? "op-local-app",
+            config["Pyun:AppSecret"] ?? throw new InvalidOperationException("Set Pyun:AppSecret for the fake P云."),
+            config["Pyun:Merchant"] ?? "62626601");
+        if (Enum.TryParse<QueryLayout>(config["FakePyun:QueryLayout"], out var layout))
+        {
+            pyun.QueryLayout = layout;
+        }
+
+        var app = builder.Build();
+        var notifyClient = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        app.MapGet("/", () => "Fake payment platforms: P云 at /gate/1.0/payment/…, control at /fake/pyun/…");
+        app.MapFakePyun(pyun, () => notifyClient);
+        await app.RunAsync();
+    }
+}

@@ -1,0 +1,61 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+
+namespace PaymentFunctions.Fakes.Pyun;
+
+/// <summary>One prepared trade as the fake P云 remembers it.</summary>
+public sealed class FakeTrade
+{
+    public required string PayId { get; init; }
+    public required string PayOrder { get; init; }
+    public required long Value { get; init; }
+    public required string NotifyUrl { get; init; }
+    public required string TradeScene { get; init; }
+    public required string Extra { get; init; }
+    public required string Subject { get; init; }
+    public DateTimeOffset ExpireTime { get; init; }
+    public string? Payer { get; init; }
+    /// <summary>0 unpaid or paying, 1 paid, -1 failed: what trade query answers.</summary>
+    public int Status { get; set; }
+    public long PaidValue { get; set; }
+    public string? PaySerial { get; set; }
+    public string? TradeNo { get; set; }
+    public DateTimeOffset? TradeTime { get; set; }
+    public string Channel { get; set; } = "200201";
+}
+
+public enum QueryLayout
+{
+    /// <summary>The documented layout: business fields at the top level.</summary>
+    Flat,
+    /// <summary>The newer layout: business fields inside <c>payload</c>, numbers as strings.</summary>
+    Payload,
+}
+
+/// <summary>The fake P云's memory and knobs. Thread-safe: tests drive it concurrently.</summary>
+public sealed class FakePyunState(string appId, string appSecret, string merchant)
+{
+    public string AppId { get; } = appId;
+    public string AppSecret { get; } = appSecret;
+    public string Merchant { get; } = merchant;
+
+    public ConcurrentDictionary<string, FakeTrade> TradesByPayOrder { get; } = new(StringComparer.Ordinal);
+    public ConcurrentDictionary<string, FakeTrade> TradesByPayId { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Every prepare request as received (form fields), for tests to inspect.</summary>
+    public ConcurrentQueue<IReadOnlyDictionary<string, string>> PrepareRequests { get; } = new();
+    public ConcurrentQueue<IReadOnlyDictionary<string, string>> QueryRequests { get; } = new();
+
+    public QueryLayout QueryLayout { get; set; } = QueryLayout.Flat;
+
+    /// <summary>P云's clock: trade times are read from it, so tests can pin it to the app's.</summary>
+    public TimeProvider Clock { get; set; } = TimeProvider.System;
+
+    /// <summary>When set, the next prepare answers this P云 code instead of creating a trade.</summary>
+    public string? FailNextPrepareWithCode { get; set; }
+
+    private long _sequence = 1_000_000;
+
+    public string NextId(string prefix) =>
+        prefix + Clock.GetUtcNow().ToString("yyyyMMdd", CultureInfo.InvariantCulture) + Interlocked.Increment(ref _sequence).ToString(CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,135 @@
+using Azure.Data.Tables;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using PaymentFunctions.Fakes.Pyun;
+using PaymentFunctions.Hosting;
+using PaymentFunctions.Orders;
+using PaymentFunctions.Storage;
+
+namespace PaymentFunctions.Tests.Infrastructure;
+
+/// <summary>
+/// The app under test, standalone, against Azurite and a fake P云 on loopback. Each instance gets its own
+/// table and queue names (Storage:NamePrefix), so test classes never see each other's data.
+/// </summary>
+public sealed class PaymentApp : WebApplicationFactory<Program>, IAsyncLifetime
+{
+    public const string AppId = "op0096196358123123";
+    public const string AppSecret = "test-app-secret-6409292d66625a2a";
+    public const string Merchant = "62626601";
+    public const string FunctionKey = "test-function-key-0123456789abcdef";
+
+    private readonly Dictionary<string, string?> _settings = new(StringComparer.Ordinal);
+
+    public PaymentApp()
+    {
+        Azurite.EnsureRunning();
+        Prefix = "t" + Guid.NewGuid().ToString("N")[..10];
+    }
+
+    public string Prefix { get; }
+
+    public ManualClock Clock { get; } = new();
+
+    public FakePyunServer Pyun { get; private set; } = null!;
+
+    /// <summary>Overrides for one test class (set before the first client is created).</summary>
+    public Dictionary<string, string?> Settings => _settings;
+
+    public async ValueTask InitializeAsync()
+    {
+        Pyun = await FakePyunServer.StartAsync(new FakePyunState(AppId, AppSecret, Merchant) { Clock = Clock });
+        Pyun.NotifyClient = CreateClient;
+    }
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        var settings = new Dictionary<string, string?>(StringComparer.Ordinal)
+        {
+            ["AzureWebJobsStorage"] = Azurite.ConnectionString,
+            ["Storage:NamePrefix"] = Prefix,
+            ["Pyun:BaseUrl"] = Pyun.BaseUrl,
+            ["Pyun:AppId"] = AppId,
+            ["Pyun:AppSecret"] = AppSecret,
+            ["Pyun:Merchant"] = Merchant,
+            ["Pyun:NotifyUrl"] = "http://localhost/api/notify/pyun",
+            ["FunctionKeys:Default"] = FunctionKey,
+            ["QueueListener:Enabled"] = "false",
+        };
+        foreach (var (key, value) in _settings)
+        {
+            settings[key] = value;
+        }
+
+        foreach (var (key, value) in settings)
+        {
+            builder.UseSetting(key, value);
+        }
+
+        builder.ConfigureTestServices(services =>
+        {
+            services.RemoveAll<TimeProvider>();
+            services.AddSingleton<TimeProvider>(Clock);
+        });
+    }
+
+    public StorageResources Storage => Services.GetRequiredService<StorageResources>();
+
+    public OrderStore Store => Services.GetRequiredService<OrderStore>();
+
+    /// <summary>A client that carries the function key, as the merchant's business system would.</summary>
+    public HttpClient CreateBusinessClient()
+    {
+        var client = CreateClient();
+        client.DefaultRequestHeaders.Add("x-functions-key", FunctionKey);
+        return client;
+    }
+
+    /// <summary>The standalone queue listener with host.json's semantics, optionally with other settings.</summary>
+    public QueueListener CreateListener(QueueSettings? settings = null) =>
+        ActivatorUtilities.CreateInstance<QueueListener>(Services,
+            settings ?? QueueSettings.Load(Path.Combine(AppContext.BaseDirectory, "host.json")));
+
+    /// <summary>Runs the listener until the queue is empty.</summary>
+    public async Task DrainQueueAsync(QueueListener? listener = null)
+    {
+        listener ??= CreateListener();
+        while (await listener.PollOnceAsync(CancellationToken.None) > 0)
+        {
+        }
+    }
+
+    public async Task<int> QueueLengthAsync(bool poison = false)
+    {
+        var queue = poison ? Storage.Poison : Storage.Notifications;
+        await Storage.EnsureCreatedAsync(CancellationToken.None);
+        var peeked = await queue.PeekMessagesAsync(32);
+        return peeked.Value.Length;
+    }
+
+    public async Task<List<TimelineEntity>> TimelineAsync(string orderId) => await Store.GetTimelineAsync(orderId, CancellationToken.None);
+
+    public async Task<int> IndexRowsAsync(string merchantOrderNo)
+    {
+        await Storage.EnsureCreatedAsync(CancellationToken.None);
+        var count = 0;
+        await foreach (var _ in Storage.OrderIndex.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"PartitionKey eq {merchantOrderNo}")))
+        {
+            count++;
+        }
+
+        return count;
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        if (Pyun is not null)
+        {
+            await Pyun.DisposeAsync();
+        }
+    }
+}
