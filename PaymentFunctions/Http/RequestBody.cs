@@ -27,6 +27,8 @@ public static class RequestBody
         AllowTrailingCommas = false,
         ReadCommentHandling = JsonCommentHandling.Disallow,
         MaxDepth = 16,
+        // The web defaults read "1000" as a number; an amount must arrive as a JSON integer, nothing else.
+        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict,
         // Chinese text (plates, subjects) stays readable in stored rows and in what we send to P云.
         Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };

@@ -20,21 +20,22 @@ public sealed record CreateOrderRequest(
     JsonElement? Extra,
     DateTimeOffset? ExpiresAt);
 
-public sealed class CreateOrderValidator : AbstractValidator<CreateOrderRequest>
+public sealed partial class CreateOrderValidator : AbstractValidator<CreateOrderRequest>
 {
     public CreateOrderValidator(IOptions<OrdersOptions> options, TimeProvider clock)
     {
         var o = options.Value;
-        RuleFor(r => r.MerchantOrderNo).NotEmpty().Length(1, 32).Matches("^[A-Za-z0-9_-]+$")
+        RuleFor(r => r.MerchantOrderNo).Must(v => v is { Length: >= 1 and <= 32 } && MerchantOrderNoPattern().IsMatch(v))
             .WithMessage("'merchantOrderNo' must be 1-32 letters, digits, '_' or '-'.");
-        RuleFor(r => r.Subject).NotEmpty().MaximumLength(128).Must(Printable)
+        RuleFor(r => r.Subject).Must(v => v is { Length: >= 1 and <= 128 } && Printable(v) && !string.IsNullOrWhiteSpace(v))
             .WithMessage("'subject' must be 1-128 printable characters.");
-        RuleFor(r => r.Body).MaximumLength(512).Must(b => b is null || Printable(b))
+        RuleFor(r => r.Body).Must(v => v is null || (v.Length <= 512 && Printable(v)))
             .WithMessage("'body' must be at most 512 printable characters.");
-        RuleFor(r => r.Amount).NotNull().WithMessage("'amount' is required, in fen.")
+        RuleFor(r => r.Amount).Cascade(CascadeMode.Stop)
+            .NotNull().WithMessage("'amount' is required, in fen.")
             .GreaterThan(0).WithMessage("'amount' must be a positive whole number of fen.")
             .LessThanOrEqualTo(o.MaxAmount).WithMessage($"'amount' must not exceed {o.MaxAmount} fen.");
-        RuleFor(r => r.Scene).NotEmpty().Must(s => s is not null && SceneExtra.Scenes.ContainsKey(s))
+        RuleFor(r => r.Scene).Must(s => s is not null && SceneExtra.Scenes.ContainsKey(s))
             .WithMessage($"'scene' must be one of {string.Join(", ", SceneExtra.Scenes.Keys)}.");
         RuleFor(r => r.Extra).NotNull().WithMessage("'extra' is required: the scene's fields as a JSON object.");
         RuleFor(r => r).Custom((r, context) =>
@@ -52,6 +53,9 @@ public sealed class CreateOrderValidator : AbstractValidator<CreateOrderRequest>
     }
 
     private static bool Printable(string? s) => s is null || !s.Any(char.IsControl);
+
+    [System.Text.RegularExpressions.GeneratedRegex("^[A-Za-z0-9_-]+$")]
+    private static partial System.Text.RegularExpressions.Regex MerchantOrderNoPattern();
 }
 
 /// <summary>The order as the API shows it. <c>status</c> is authoritative; the mini program's own return data never is.</summary>

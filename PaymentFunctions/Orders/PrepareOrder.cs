@@ -18,9 +18,9 @@ public sealed class PrepareOrderValidator : AbstractValidator<PrepareOrderReques
 {
     public PrepareOrderValidator()
     {
-        RuleFor(r => r.Client).NotEmpty().Must(c => c is PrepareOrderEndpoint.WeChat or PrepareOrderEndpoint.Alipay)
+        RuleFor(r => r.Client).Must(c => c is PrepareOrderEndpoint.WeChat or PrepareOrderEndpoint.Alipay)
             .WithMessage("'client' must be \"wechat\" or \"alipay\".");
-        RuleFor(r => r.Payer).MaximumLength(64).Matches("^[A-Za-z0-9_-]+$").When(r => r.Payer is not null)
+        RuleFor(r => r.Payer).Must(p => p is null || (p.Length is >= 1 and <= 64 && p.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-')))
             .WithMessage("'payer' must be an openid: up to 64 letters, digits, '_' or '-'.");
     }
 }
