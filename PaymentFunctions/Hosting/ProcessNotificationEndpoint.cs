@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using PaymentFunctions.Notifications;
 
 namespace PaymentFunctions.Hosting;
@@ -12,7 +13,11 @@ public static class ProcessNotificationEndpoint
 {
     public const string FunctionName = "ProcessNotification";
 
-    public sealed record InvocationResult(Dictionary<string, object?> Outputs, List<string> Logs, object? ReturnValue);
+    /// <summary>The host's response shape, with its exact (PascalCase) names.</summary>
+    public sealed record InvocationResult(
+        [property: JsonPropertyName("Outputs")] Dictionary<string, object?> Outputs,
+        [property: JsonPropertyName("Logs")] List<string> Logs,
+        [property: JsonPropertyName("ReturnValue")] object? ReturnValue);
 
     public static void MapProcessNotification(this IEndpointRouteBuilder app) =>
         app.MapPost($"/{FunctionName}", HandleAsync).WithName(FunctionName).ExcludeFromDescription();
@@ -26,8 +31,8 @@ public static class ProcessNotificationEndpoint
         {
             using var payload = await JsonDocument.ParseAsync(request.Body, cancellationToken: cancellationToken);
             text = ReadMessage(payload.RootElement);
-            if (payload.RootElement.TryGetProperty("Metadata", out var metadata) && metadata.ValueKind == JsonValueKind.Object &&
-                metadata.TryGetProperty("DequeueCount", out var count) && count.TryGetInt64(out var c))
+            if (Property(payload.RootElement, "Metadata") is { ValueKind: JsonValueKind.Object } metadata &&
+                Property(metadata, "DequeueCount") is { } count && count.TryGetInt64(out var c))
             {
                 dequeueCount = c;
             }
@@ -57,8 +62,7 @@ public static class ProcessNotificationEndpoint
     /// <summary>Data.msg is the message text, possibly JSON-encoded once more by the host; an object is taken as is.</summary>
     private static string? ReadMessage(JsonElement root)
     {
-        if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("Data", out var data) || data.ValueKind != JsonValueKind.Object ||
-            !data.TryGetProperty("msg", out var msg))
+        if (Property(root, "Data") is not { ValueKind: JsonValueKind.Object } data || Property(data, "msg") is not { } msg)
         {
             return null;
         }
@@ -69,6 +73,25 @@ public static class ProcessNotificationEndpoint
             JsonValueKind.Object => msg.GetRawText(),
             _ => null,
         };
+    }
+
+    /// <summary>The host writes PascalCase with Newtonsoft; read names case-insensitively, as it would.</summary>
+    private static JsonElement? Property(JsonElement element, string name)
+    {
+        if (element.ValueKind != JsonValueKind.Object)
+        {
+            return null;
+        }
+
+        foreach (var property in element.EnumerateObject())
+        {
+            if (property.NameEquals(name) || property.Name.Equals(name, StringComparison.OrdinalIgnoreCase))
+            {
+                return property.Value;
+            }
+        }
+
+        return null;
     }
 
     private static Microsoft.AspNetCore.Http.HttpResults.JsonHttpResult<InvocationResult> Failure(string message) =>
