@@ -16,6 +16,8 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton(connection);
         services.AddAzureClients(clients =>
         {
+            // Retry and timeout policy for every storage client, e.g. AzureClientDefaults:Retry:MaxRetries.
+            clients.ConfigureDefaults(configuration.GetSection("AzureClientDefaults"));
             if (connection.IsConnectionString)
             {
                 clients.AddTableServiceClient(connection.ConnectionString);
