@@ -370,7 +370,12 @@ public sealed class WeChatPayClientTests : IAsyncDisposable
     [Fact]
     public async Task An_unreachable_platform_is_a_transient_failure_without_status()
     {
-        var client = await StartAsync(o => o.BaseUrl = "http://127.0.0.1:9", timeout: TimeSpan.FromSeconds(2));
+        // A port that was free a moment ago: nothing answers there.
+        var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        var client = await StartAsync(o => o.BaseUrl = $"http://127.0.0.1:{port}", timeout: TimeSpan.FromSeconds(2));
 
         var ex = await Assert.ThrowsAsync<WeChatPayException>(() => client.QueryByOutOrderNoAsync("X", Ct));
 
