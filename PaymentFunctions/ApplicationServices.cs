@@ -4,8 +4,10 @@ using PaymentFunctions.Hosting;
 using PaymentFunctions.Http;
 using PaymentFunctions.Notifications;
 using PaymentFunctions.Orders;
+using PaymentFunctions.PayScore;
 using PaymentFunctions.Pyun;
 using PaymentFunctions.Storage;
+using PaymentFunctions.WeChatPay;
 
 namespace PaymentFunctions;
 
@@ -35,6 +37,16 @@ public static class ApplicationServices
             http.BaseAddress = new Uri(options.BaseUrl);
             http.Timeout = Timeout.InfiniteTimeSpan; // PyunClient applies RequestTimeout per call
         });
+        // Each platform is switched on by its settings section; without WeChatPay the Pay Score routes answer 503.
+        var payScore = new PayScoreFeature(builder.Configuration.GetSection(WeChatPayOptions.Section).Exists());
+        services.AddSingleton(payScore);
+        if (payScore.Enabled)
+        {
+            services.AddWeChatPay();
+        }
+
+        services.AddSingleton<PayScoreEnabledFilter>();
+        services.AddSingleton<PayScoreProcessor>();
         services.AddSingleton<OrderStore>();
         services.AddSingleton<NotificationQueue>();
         services.AddSingleton<PyunPaymentProcessor>();
@@ -65,6 +77,10 @@ public static class ApplicationServices
         api.MapPrepareOrder();
         api.MapGetOrder();
         api.MapPyunNotify();
+        api.MapCreatePayScoreOrder();
+        api.MapQueryPayScoreOrder();
+        api.MapCompleteCancelPayScoreOrder();
+        api.MapWeChatPayNotify();
         return app;
     }
 

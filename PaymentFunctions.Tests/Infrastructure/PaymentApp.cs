@@ -5,6 +5,8 @@ using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using PaymentFunctions.Fakes.Pyun;
+using PaymentFunctions.Fakes.WeChatPay;
+using PaymentFunctions.Tests.WeChatPay;
 using PaymentFunctions.Hosting;
 using PaymentFunctions.Orders;
 using PaymentFunctions.Storage;
@@ -36,6 +38,20 @@ public sealed class PaymentApp : WebApplicationFactory<Program>, IAsyncLifetime
 
     public FakePyunServer Pyun { get; private set; } = null!;
 
+    /// <summary>The fake WeChat Pay, when <see cref="EnableWeChatPay"/> was called before initialization.</summary>
+    public FakeWeChatPayServer? WeChat { get; private set; }
+
+    public const string SubMchId = "1230000109";
+    public const string SubAppId = "wx8888888888888888";
+    private (string Mode, string KeyKind)? _weChat;
+
+    /// <summary>Configures the WeChatPay section (direct or partner; public key, platform certificate or both).</summary>
+    public PaymentApp EnableWeChatPay(string mode = "Direct", string keyKind = "PublicKey")
+    {
+        _weChat = (mode, keyKind);
+        return this;
+    }
+
     /// <summary>Overrides for one test class (set before the first client is created).</summary>
     public Dictionary<string, string?> Settings => _settings;
 
@@ -43,6 +59,41 @@ public sealed class PaymentApp : WebApplicationFactory<Program>, IAsyncLifetime
     {
         Pyun = await FakePyunServer.StartAsync(new FakePyunState(AppId, AppSecret, Merchant) { Clock = Clock });
         Pyun.NotifyClient = CreateClient;
+        if (_weChat is { } weChat)
+        {
+            var state = new FakeWeChatPayState(WeChatPayTestData.MchId, WeChatPayTestData.MerchantSerial, WeChatPayTestData.MerchantPublicPem,
+                WeChatPayTestData.ApiV3Key, Clock);
+            state.AddSigningKey(WeChatPayTestData.PublicKeyId, WeChatPayTestData.WeChatPayPrivatePem);
+            var certificate = WeChatPayTestData.PlatformCertificate;
+            state.AddSigningKey(certificate.Serial, certificate.PrivateKeyPem);
+            state.ResponseSerial = weChat.KeyKind == "Certificate" ? certificate.Serial : WeChatPayTestData.PublicKeyId;
+            WeChat = await FakeWeChatPayServer.StartAsync(state);
+
+            _settings["WeChatPay:Mode"] = weChat.Mode;
+            _settings["WeChatPay:MchId"] = WeChatPayTestData.MchId;
+            _settings["WeChatPay:AppId"] = WeChatPayTestData.AppId;
+            _settings["WeChatPay:ServiceId"] = WeChatPayTestData.ServiceId;
+            _settings["WeChatPay:MerchantCertificateSerial"] = WeChatPayTestData.MerchantSerial;
+            _settings["WeChatPay:MerchantPrivateKey"] = WeChatPayTestData.MerchantPrivatePem;
+            _settings["WeChatPay:ApiV3Key"] = WeChatPayTestData.ApiV3Key;
+            _settings["WeChatPay:NotifyUrl"] = "http://localhost/api/notify/wechatpay";
+            _settings["WeChatPay:BaseUrl"] = WeChat.BaseUrl;
+            if (weChat.Mode == "Partner")
+            {
+                _settings["WeChatPay:SubMchId"] = SubMchId;
+                _settings["WeChatPay:SubAppId"] = SubAppId;
+            }
+
+            if (weChat.KeyKind is "PublicKey" or "Both")
+            {
+                _settings[$"WeChatPay:PublicKeys:{WeChatPayTestData.PublicKeyId}"] = WeChatPayTestData.WeChatPayPublicPem;
+            }
+
+            if (weChat.KeyKind is "Certificate" or "Both")
+            {
+                _settings[$"WeChatPay:PlatformCertificates:{certificate.Serial}"] = certificate.CertificatePem;
+            }
+        }
     }
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
@@ -130,6 +181,11 @@ public sealed class PaymentApp : WebApplicationFactory<Program>, IAsyncLifetime
         if (Pyun is not null)
         {
             await Pyun.DisposeAsync();
+        }
+
+        if (WeChat is not null)
+        {
+            await WeChat.DisposeAsync();
         }
     }
 }

@@ -18,6 +18,7 @@ public sealed record NotificationEnvelope(
     public static class Kinds
     {
         public const string PyunTrade = "pyun.trade";
+        public const string WeChatPayScore = "wechatpay.payscore";
     }
 
     private static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)

@@ -8,7 +8,7 @@ namespace PaymentFunctions.Notifications;
 /// The one entry point for queued notifications, shared by the Functions host invocation and the
 /// standalone queue listener. Throws on anything that should be retried (and finally poisoned).
 /// </summary>
-public sealed class NotificationProcessor(PyunPaymentProcessor pyun)
+public sealed class NotificationProcessor(PyunPaymentProcessor pyun, PayScore.PayScoreProcessor payScore)
 {
     public async Task<string> ProcessAsync(string messageText, CancellationToken cancellationToken)
     {
@@ -26,6 +26,15 @@ public sealed class NotificationProcessor(PyunPaymentProcessor pyun)
 
                 var processed = await pyun.ApplyAsync(result!, "pyun.notify", envelope.ReceivedAt, cancellationToken);
                 return $"{processed.OrderId}: {processed.Outcome} ({processed.From} -> {processed.To})";
+            }
+
+            case NotificationEnvelope.Kinds.WeChatPayScore:
+            {
+                var id = envelope.Payload.GetProperty("id").GetString();
+                var order = envelope.Payload.GetProperty("resource").Deserialize<WeChatPay.PayScoreServiceOrder>(WeChatPay.WeChatPayJson.Options)
+                            ?? throw new InvalidMessageException("The Pay Score payload has no resource.");
+                var processed = await payScore.ApplyAsync(order, "wechatpay.notify", id, envelope.ReceivedAt, cancellationToken);
+                return $"{order.OutOrderNo}: {processed.Outcome}";
             }
 
             default:

@@ -16,6 +16,7 @@ public sealed partial class StorageOptions
 
     public string OrdersTable => $"{NamePrefix}PaymentOrders";
     public string OrderIndexTable => $"{NamePrefix}PaymentOrderIndex";
+    public string PayScoreOrdersTable => $"{NamePrefix}PayScoreOrders";
     public string NotificationQueue => $"{NamePrefix}{NotificationQueueName}";
     public string PoisonQueue => $"{NotificationQueue}-poison";
 

@@ -49,6 +49,7 @@ public sealed class StorageResources(TableServiceClient tables, QueueServiceClie
 
     public TableClient Orders { get; } = tables.GetTableClient(options.Value.OrdersTable);
     public TableClient OrderIndex { get; } = tables.GetTableClient(options.Value.OrderIndexTable);
+    public TableClient PayScoreOrders { get; } = tables.GetTableClient(options.Value.PayScoreOrdersTable);
     public QueueClient Notifications { get; } = queues.GetQueueClient(options.Value.NotificationQueue);
     public QueueClient Poison { get; } = queues.GetQueueClient(options.Value.PoisonQueue);
 
@@ -69,10 +70,11 @@ public sealed class StorageResources(TableServiceClient tables, QueueServiceClie
 
             await Orders.CreateIfNotExistsAsync(cancellationToken);
             await OrderIndex.CreateIfNotExistsAsync(cancellationToken);
+            await PayScoreOrders.CreateIfNotExistsAsync(cancellationToken);
             await Notifications.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
             await Poison.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
             _ready = true;
-            logger.LogInformation("Storage ready: tables {Orders}, {Index}; queues {Queue}, {Poison}", Orders.Name, OrderIndex.Name, Notifications.Name, Poison.Name);
+            logger.LogInformation("Storage ready: tables {Orders}, {Index}, {PayScore}; queues {Queue}, {Poison}", Orders.Name, OrderIndex.Name, PayScoreOrders.Name, Notifications.Name, Poison.Name);
         }
         finally
         {

@@ -1,0 +1,129 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using PaymentFunctions.Http;
+using PaymentFunctions.WeChatPay;
+
+namespace PaymentFunctions.PayScore;
+
+/// <summary>The service is over: what the user owes. <c>totalAmount</c> must equal Σpayments − Σdiscounts.</summary>
+public sealed record CompletePayScoreOrderRequest(
+    IReadOnlyList<PostPayment>? PostPayments,
+    IReadOnlyList<PostDiscount>? PostDiscounts,
+    long? TotalAmount,
+    PayScoreTimeRange? TimeRange,
+    PayScoreLocation? Location);
+
+public sealed record CancelPayScoreOrderRequest(string? Reason);
+
+/// <summary>
+/// <c>POST /api/payscore/orders/{outOrderNo}/complete</c> and <c>/cancel</c> (function key): the business
+/// system ends a service order. Each answer from WeChat goes through the same processor as the callbacks.
+/// </summary>
+public static class CompleteCancelPayScoreOrderEndpoints
+{
+    public static void MapCompleteCancelPayScoreOrder(this IEndpointRouteBuilder api)
+    {
+        api.MapPost("/payscore/orders/{outOrderNo}/complete", CompleteAsync).WithName("CompletePayScoreOrder")
+            .AddEndpointFilter<Hosting.FunctionKeyFilter>().AddEndpointFilter<PayScoreEnabledFilter>();
+        api.MapPost("/payscore/orders/{outOrderNo}/cancel", CancelAsync).WithName("CancelPayScoreOrder")
+            .AddEndpointFilter<Hosting.FunctionKeyFilter>().AddEndpointFilter<PayScoreEnabledFilter>();
+    }
+
+    internal static async Task<Results<Ok<PayScoreOrderView>, ProblemHttpResult>> CompleteAsync(
+        string outOrderNo, HttpContext context, PayScoreProcessor processor, TimeProvider clock, ILoggerFactory loggers, CancellationToken cancellationToken)
+    {
+        var (request, problem) = await RequestBody.ReadJsonAsync<CompletePayScoreOrderRequest>(context.Request, cancellationToken);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        if (request!.TotalAmount is null)
+        {
+            return PayScoreHttp.Invalid(["total_amount: is required, in fen."]);
+        }
+
+        var wechat = new CompleteServiceOrderRequest
+        {
+            PostPayments = request.PostPayments ?? [],
+            PostDiscounts = request.PostDiscounts,
+            TotalAmount = request.TotalAmount.Value,
+            TimeRange = request.TimeRange,
+            Location = request.Location,
+        };
+        var errors = PayScoreValidation.ValidateComplete(outOrderNo, wechat);
+        if (errors.Count > 0)
+        {
+            return PayScoreHttp.Invalid(errors);
+        }
+
+        var order = PayScoreValidation.IsValidOutOrderNo(outOrderNo) ? await processor.GetAsync(outOrderNo, cancellationToken) : null;
+        if (order is not { IsCreated: true })
+        {
+            return Problems.NotFound("No such Pay Score order.");
+        }
+
+        if (order.State != PayScoreStates.Doing || order.StateDescription != PayScoreStates.UserConfirm)
+        {
+            return Problems.Conflict(order.State == PayScoreStates.Created
+                ? "The user has not confirmed this order yet; it cannot be completed."
+                : $"The order is {order.State}/{order.StateDescription}; only a confirmed order (DOING/USER_CONFIRM) can be completed.");
+        }
+
+        var logger = loggers.CreateLogger("CompletePayScoreOrder");
+        PayScoreServiceOrder answer;
+        try
+        {
+            answer = await context.RequestServices.GetRequiredService<WeChatPayClient>().CompleteServiceOrderAsync(outOrderNo, wechat, cancellationToken);
+        }
+        catch (WeChatPayException ex)
+        {
+            return PayScoreHttp.FromWeChat(ex, logger, "complete");
+        }
+
+        var applied = await processor.ApplyAsync(answer with { OutOrderNo = outOrderNo, TotalAmount = answer.TotalAmount ?? wechat.TotalAmount },
+            "wechatpay.complete", null, clock.GetUtcNow(), cancellationToken);
+        return TypedResults.Ok(PayScoreOrderView.From(applied.Order));
+    }
+
+    internal static async Task<Results<Ok<PayScoreOrderView>, ProblemHttpResult>> CancelAsync(
+        string outOrderNo, HttpContext context, PayScoreProcessor processor, TimeProvider clock, ILoggerFactory loggers, CancellationToken cancellationToken)
+    {
+        var (request, problem) = await RequestBody.ReadJsonAsync<CancelPayScoreOrderRequest>(context.Request, cancellationToken);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        var errors = PayScoreValidation.ValidateCancel(outOrderNo, request!.Reason ?? "");
+        if (errors.Count > 0)
+        {
+            return PayScoreHttp.Invalid(errors);
+        }
+
+        var order = await processor.GetAsync(outOrderNo, cancellationToken);
+        if (order is not { IsCreated: true })
+        {
+            return Problems.NotFound("No such Pay Score order.");
+        }
+
+        if (PayScoreProgress.IsFinal(order) || order.StateDescription == PayScoreStates.MchComplete)
+        {
+            return Problems.Conflict($"The order is {order.State}; only a CREATED or confirmed order can be cancelled.");
+        }
+
+        var logger = loggers.CreateLogger("CancelPayScoreOrder");
+        PayScoreServiceOrder answer;
+        try
+        {
+            answer = await context.RequestServices.GetRequiredService<WeChatPayClient>().CancelServiceOrderAsync(outOrderNo, request.Reason!, cancellationToken);
+        }
+        catch (WeChatPayException ex)
+        {
+            return PayScoreHttp.FromWeChat(ex, logger, "cancel");
+        }
+
+        var applied = await processor.ApplyAsync(answer with { OutOrderNo = outOrderNo, State = answer.State ?? PayScoreStates.Revoked },
+            "wechatpay.cancel", null, clock.GetUtcNow(), cancellationToken);
+        return TypedResults.Ok(PayScoreOrderView.From(applied.Order));
+    }
+}

@@ -1,0 +1,72 @@
+using System.Net;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
+using PaymentFunctions.Http;
+using PaymentFunctions.WeChatPay;
+
+namespace PaymentFunctions.PayScore;
+
+/// <summary>Whether the WeChat Pay section was configured; without it the Pay Score routes answer 503.</summary>
+public sealed record PayScoreFeature(bool Enabled)
+{
+    public const string Disabled = "WeChat Pay Score is not configured on this app: add the 'WeChatPay' settings section to enable it.";
+}
+
+/// <summary>Answers 503 on every Pay Score API route while WeChat Pay is not configured.</summary>
+public sealed class PayScoreEnabledFilter(PayScoreFeature feature) : IEndpointFilter
+{
+    public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next) =>
+        feature.Enabled ? await next(context) : Problems.Unavailable(PayScoreFeature.Disabled);
+}
+
+internal static class PayScoreHttp
+{
+    /// <summary>
+    /// WeChat's refusal, told to our caller clearly and with WeChat's Request-ID for support; never a 5xx of ours.
+    /// 404 ORDER_NOT_EXIST stays 404, rate limiting and outages ask for a retry, anything else is WeChat's word (502).
+    /// </summary>
+    public static ProblemHttpResult FromWeChat(WeChatPayException ex, ILogger logger, string what)
+    {
+        logger.LogWarning("WeChat Pay {What} failed: HTTP {Status}, code {Code}, message {Message}, Request-ID {RequestId}",
+            what, (int?)ex.StatusCode, ex.Code, ex.WeChatMessage, ex.RequestId);
+        var (status, title) = ex.StatusCode switch
+        {
+            HttpStatusCode.NotFound => (StatusCodes.Status404NotFound, "Not found at WeChat Pay"),
+            HttpStatusCode.TooManyRequests => (StatusCodes.Status503ServiceUnavailable, "WeChat Pay is rate limiting"),
+            >= HttpStatusCode.InternalServerError or null => (StatusCodes.Status502BadGateway, "WeChat Pay is unavailable"),
+            _ => (StatusCodes.Status502BadGateway, "WeChat Pay refused the request"),
+        };
+        var detail = ex.Code is null
+            ? $"WeChat Pay {what} failed: {ex.Message}"
+            : $"WeChat Pay {what} failed: {ex.Code} {ex.WeChatMessage}".TrimEnd();
+        if (ex.RequestId is not null)
+        {
+            detail += $" (Request-ID {ex.RequestId})";
+        }
+
+        var problem = new ProblemDetails { Status = status, Title = title, Detail = detail };
+        problem.Extensions["weChatCode"] = ex.Code;
+        problem.Extensions["requestId"] = ex.RequestId;
+        return TypedResults.Problem(problem);
+    }
+
+    /// <summary>"field: problem." sentences from <see cref="PayScoreValidation"/> as a validation problem.</summary>
+    public static ProblemHttpResult Invalid(IReadOnlyList<string> errors) =>
+        Problems.Validation(errors
+            .Select(e => (Field: e.Split(':', 2)[0], Message: e))
+            .GroupBy(e => e.Field)
+            .ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray()));
+
+    public static bool Matches(PayScoreServiceOrder order, WeChatPayOptions options, out string problem)
+    {
+        problem = order.MchId != options.MchId ? "mchid is not this merchant's"
+            : order.ServiceId is not null && order.ServiceId != options.ServiceId ? "service_id is not this app's"
+            : options.IsPartner && order.SubMchId != options.SubMchId ? "sub_mchid is not this app's sub-merchant"
+            : !options.IsPartner && order.AppId != options.AppId ? "appid is not this app's"
+            : "";
+        return problem.Length == 0;
+    }
+
+    public static WeChatPayOptions Options(HttpContext context) => context.RequestServices.GetRequiredService<IOptions<WeChatPayOptions>>().Value;
+}

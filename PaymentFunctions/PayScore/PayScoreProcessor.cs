@@ -1,0 +1,120 @@
+using System.Security.Cryptography;
+using System.Text;
+using Azure;
+using Azure.Data.Tables;
+using PaymentFunctions.Orders;
+using PaymentFunctions.Storage;
+using PaymentFunctions.WeChatPay;
+
+namespace PaymentFunctions.PayScore;
+
+/// <summary>A Pay Score callback or answer for an out_order_no we never created: retried, then poisoned.</summary>
+public sealed class UnknownPayScoreOrderException(string outOrderNo) : Exception($"No Pay Score order '{outOrderNo}'.");
+
+public sealed record PayScoreProcessResult(PayScoreOrderEntity Order, string Outcome, bool Duplicate);
+
+/// <summary>
+/// Applies what WeChat Pay says about a service order (a callback or a query/complete/cancel answer) to the
+/// stored order: the timeline row (keyed by the notification id, or by the observed state) and the order row
+/// with its ETag in one transaction. Replays are no-ops; concurrent writers re-read and decide again.
+/// </summary>
+public sealed class PayScoreProcessor(StorageResources storage, TimeProvider clock, ILogger<PayScoreProcessor> logger)
+{
+    private const int MaxConcurrencyRetries = 20;
+
+    public async Task<PayScoreOrderEntity?> GetAsync(string outOrderNo, CancellationToken cancellationToken)
+    {
+        await storage.EnsureCreatedAsync(cancellationToken);
+        var row = await storage.PayScoreOrders.GetEntityIfExistsAsync<PayScoreOrderEntity>(outOrderNo, OrderRows.Order, cancellationToken: cancellationToken);
+        return row.HasValue ? row.Value : null;
+    }
+
+    /// <param name="eventId">The callback's <c>id</c>; null for an answer to our own call.</param>
+    public async Task<PayScoreProcessResult> ApplyAsync(PayScoreServiceOrder observed, string source, string? eventId, DateTimeOffset receivedAt, CancellationToken cancellationToken)
+    {
+        var outOrderNo = observed.OutOrderNo ?? throw new InvalidOperationException("The service order has no out_order_no.");
+        var eventKey = eventId is not null ? $"n-{Hash(eventId)}" : $"q-{Hash($"{observed.State}|{observed.StateDescription}|{observed.Collection?.State}|{observed.Collection?.PaidAmount}")}";
+        for (var round = 1; ; round++)
+        {
+            var order = await GetAsync(outOrderNo, cancellationToken);
+            if (order is null || !order.IsCreated)
+            {
+                throw new UnknownPayScoreOrderException(outOrderNo);
+            }
+
+            var fromState = Describe(order);
+            var outcome = Decide(order, observed);
+            var now = clock.GetUtcNow();
+            order.UpdatedAt = now;
+            var timeline = new TimelineEntity
+            {
+                PartitionKey = outOrderNo,
+                RowKey = OrderRows.Timeline(eventKey),
+                At = receivedAt,
+                Kind = source,
+                FromStatus = fromState,
+                ToStatus = Describe(order),
+                Outcome = outcome,
+                Data = System.Text.Json.JsonSerializer.Serialize(new { observed.State, observed.StateDescription, Collection = observed.Collection?.State, observed.TotalAmount, eventId }),
+            };
+
+            try
+            {
+                await storage.PayScoreOrders.SubmitTransactionAsync(
+                    [new(TableTransactionActionType.Add, timeline), new(TableTransactionActionType.UpdateMerge, order, order.ETag)], cancellationToken);
+            }
+            catch (TableTransactionFailedException ex) when (ex.Status == 409 && ex.FailedTransactionActionIndex == 0)
+            {
+                logger.LogInformation("Pay Score {Source} for {OutOrderNo} is a duplicate; nothing changed", source, outOrderNo);
+                return new((await GetAsync(outOrderNo, cancellationToken))!, "duplicate", true);
+            }
+            catch (TableTransactionFailedException ex) when (ex.Status is 412 && round < MaxConcurrencyRetries)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(5, 20 * round)), clock, cancellationToken);
+                continue;
+            }
+
+            logger.LogInformation("Pay Score order {OutOrderNo}: {Outcome} ({From} -> {To}) from {Source}", outOrderNo, outcome, fromState, timeline.ToStatus, source);
+            return new(order, outcome, false);
+        }
+    }
+
+    /// <summary>Moves the row forward to what was observed, if that is further along; returns what happened.</summary>
+    internal static string Decide(PayScoreOrderEntity order, PayScoreServiceOrder observed)
+    {
+        var current = PayScoreProgress.Rank(order);
+        var next = PayScoreProgress.Rank(observed);
+        if (next == 0)
+        {
+            return $"ignored: unknown state {observed.State}";
+        }
+
+        if (next <= current)
+        {
+            return next == current ? "unchanged" : $"ignored: {observed.State}/{observed.StateDescription} arrived after {Describe(order)}";
+        }
+
+        order.State = observed.State!;
+        order.StateDescription = observed.StateDescription;
+        order.CollectionState = observed.Collection?.State;
+        order.TotalAmount = observed.TotalAmount ?? observed.Collection?.TotalAmount ?? order.TotalAmount;
+        if (observed.Collection is { } collection)
+        {
+            order.PaidAmount = collection.PaidAmount ?? order.PaidAmount;
+            order.TransactionId = collection.Details?.LastOrDefault(d => d.TransactionId is not null)?.TransactionId ?? order.TransactionId;
+        }
+
+        return order.State switch
+        {
+            PayScoreStates.Doing when order.StateDescription == PayScoreStates.UserConfirm => "confirmed",
+            PayScoreStates.Doing => "completed, collecting",
+            PayScoreStates.Done => "paid",
+            _ => order.State.ToLowerInvariant(),
+        };
+    }
+
+    private static string Describe(PayScoreOrderEntity e) =>
+        string.Join('/', new[] { e.State, e.StateDescription, e.CollectionState }.Where(s => !string.IsNullOrEmpty(s)));
+
+    private static string Hash(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)).AsSpan(0, 12));
+}

@@ -1,0 +1,76 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using PaymentFunctions.Http;
+using PaymentFunctions.WeChatPay;
+
+namespace PaymentFunctions.PayScore;
+
+/// <summary>Exactly one of the two: the <c>query_id</c> the Pay Score page returned, or our own number.</summary>
+public sealed record QueryPayScoreOrderRequest(string? QueryId, string? OutOrderNo);
+
+/// <summary>
+/// <c>POST /api/payscore/orders/query</c> (mini program, anonymous): on return from the Pay Score page, ask
+/// WeChat Pay for the truth (a <c>query_id</c> is no proof of confirmation), apply it, and answer the stored,
+/// authoritative state. <c>confirmed</c> is true only from DOING/USER_CONFIRM on.
+/// </summary>
+public static class QueryPayScoreOrderEndpoint
+{
+    public static void MapQueryPayScoreOrder(this IEndpointRouteBuilder api) =>
+        api.MapPost("/payscore/orders/query", HandleAsync).WithName("QueryPayScoreOrder").AddEndpointFilter<PayScoreEnabledFilter>();
+
+    internal static async Task<Results<Ok<PayScoreOrderView>, ProblemHttpResult>> HandleAsync(
+        HttpContext context, PayScoreProcessor processor, TimeProvider clock, ILoggerFactory loggers, CancellationToken cancellationToken)
+    {
+        var (request, problem) = await RequestBody.ReadJsonAsync<QueryPayScoreOrderRequest>(context.Request, cancellationToken);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        if ((request!.QueryId is null) == (request.OutOrderNo is null))
+        {
+            return Problems.BadRequest("Send exactly one of 'queryId' and 'outOrderNo'.");
+        }
+
+        if (request.QueryId is not null && !PayScoreValidation.IsValidQueryId(request.QueryId))
+        {
+            return Problems.BadRequest("'queryId' is not a Pay Score query_id.");
+        }
+
+        if (request.OutOrderNo is not null)
+        {
+            if (!PayScoreValidation.IsValidOutOrderNo(request.OutOrderNo) || await processor.GetAsync(request.OutOrderNo, cancellationToken) is not { IsCreated: true })
+            {
+                return Problems.NotFound("No such Pay Score order.");
+            }
+        }
+
+        var logger = loggers.CreateLogger("QueryPayScoreOrder");
+        var client = context.RequestServices.GetRequiredService<WeChatPayClient>();
+        PayScoreServiceOrder observed;
+        try
+        {
+            observed = request.QueryId is not null
+                ? await client.QueryByQueryIdAsync(request.QueryId, cancellationToken)
+                : await client.QueryByOutOrderNoAsync(request.OutOrderNo!, cancellationToken);
+        }
+        catch (WeChatPayException ex)
+        {
+            return PayScoreHttp.FromWeChat(ex, logger, "query");
+        }
+
+        if (!PayScoreHttp.Matches(observed, PayScoreHttp.Options(context), out var mismatch) ||
+            (request.OutOrderNo is not null && observed.OutOrderNo != request.OutOrderNo))
+        {
+            logger.LogWarning("WeChat Pay query answered an order that is not ours: {Problem}", mismatch);
+            return Problems.BadGateway("WeChat Pay answered with an order that does not belong to this merchant.");
+        }
+
+        if (observed.OutOrderNo is null || await processor.GetAsync(observed.OutOrderNo, cancellationToken) is not { IsCreated: true })
+        {
+            return Problems.NotFound("That query_id belongs to no Pay Score order of this app.");
+        }
+
+        var applied = await processor.ApplyAsync(observed, "wechatpay.query", null, clock.GetUtcNow(), cancellationToken);
+        return TypedResults.Ok(PayScoreOrderView.From(applied.Order));
+    }
+}

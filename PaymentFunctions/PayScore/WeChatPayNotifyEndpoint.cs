@@ -1,0 +1,93 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Http.HttpResults;
+using PaymentFunctions.Http;
+using PaymentFunctions.Notifications;
+using PaymentFunctions.WeChatPay;
+
+namespace PaymentFunctions.PayScore;
+
+/// <summary>
+/// <c>POST /api/notify/wechatpay</c>: WeChat Pay's Pay Score callbacks. Verify (headers, timestamp, key by
+/// serial, signature over the raw bytes, then decrypt), check the order is for this merchant, queue it, and
+/// only then answer 204. Every refusal answers 4xx (5xx when storage fails) with <c>{"code":"FAIL","message":…}</c>.
+/// </summary>
+public static class WeChatPayNotifyEndpoint
+{
+    public const int LimitBytes = 64 * 1024;
+
+    public sealed record FailAnswer(string Code, string Message);
+
+    public static void MapWeChatPayNotify(this IEndpointRouteBuilder api) =>
+        api.MapPost("/notify/wechatpay", HandleAsync).WithName("WeChatPayNotify");
+
+    internal static async Task<IResult> HandleAsync(HttpContext context, PayScoreFeature feature, NotificationQueue queue, TimeProvider clock,
+        ILoggerFactory loggers, CancellationToken cancellationToken)
+    {
+        var logger = loggers.CreateLogger("WeChatPayNotify");
+        if (!feature.Enabled)
+        {
+            return Fail(logger, StatusCodes.Status503ServiceUnavailable, PayScoreFeature.Disabled);
+        }
+
+        var body = await RequestBody.ReadAsync(context.Request, "application/json", LimitBytes, cancellationToken);
+        if (!body.Ok)
+        {
+            return Fail(logger, body.Problem!.StatusCode, body.Problem.ProblemDetails.Detail!);
+        }
+
+        var verifier = context.RequestServices.GetRequiredService<WeChatPayCallbackVerifier>();
+        var result = verifier.Verify(WeChatPaySignatureHeaders.From(context.Request.Headers), body.Bytes);
+        if (!result.IsValid)
+        {
+            var status = result.Rejection is WeChatPayRejection.MalformedEnvelope or WeChatPayRejection.MalformedResource or WeChatPayRejection.UnsupportedAlgorithm
+                ? StatusCodes.Status400BadRequest
+                : StatusCodes.Status401Unauthorized;
+            return Fail(logger, status, result.Message, context.Request.Headers["Request-ID"]);
+        }
+
+        var notification = result.Notification!;
+        var order = result.ServiceOrder!;
+        if (notification.EventType is not (PayScoreStates.UserConfirmEvent or PayScoreStates.UserPaidEvent))
+        {
+            return Fail(logger, StatusCodes.Status400BadRequest, $"Unsupported event type '{notification.EventType}'.");
+        }
+
+        if (string.IsNullOrEmpty(notification.Id) || string.IsNullOrEmpty(order.OutOrderNo))
+        {
+            return Fail(logger, StatusCodes.Status400BadRequest, "The callback has no id or no out_order_no.");
+        }
+
+        if (!PayScoreHttp.Matches(order, PayScoreHttp.Options(context), out var mismatch))
+        {
+            return Fail(logger, StatusCodes.Status403Forbidden, $"The callback is not for this app: {mismatch}.");
+        }
+
+        var payload = new Dictionary<string, object?>
+        {
+            ["id"] = notification.Id,
+            ["eventType"] = notification.EventType,
+            ["createTime"] = notification.CreateTime,
+            ["resource"] = JsonDocument.Parse(result.ResourceJson!).RootElement,
+        };
+        var envelope = new NotificationEnvelope(NotificationEnvelope.CurrentVersion, NotificationEnvelope.Kinds.WeChatPayScore,
+            clock.GetUtcNow(), JsonSerializer.SerializeToElement(payload));
+        try
+        {
+            await queue.EnqueueAsync(envelope, cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            logger.LogError(ex, "WeChat Pay callback {Id} for {OutOrderNo} could not be queued; answering 500 so WeChat retries", notification.Id, order.OutOrderNo);
+            return Fail(logger, StatusCodes.Status500InternalServerError, "temporarily unavailable, please retry");
+        }
+
+        logger.LogInformation("WeChat Pay callback {Id} ({EventType}) for {OutOrderNo} queued", notification.Id, notification.EventType, order.OutOrderNo);
+        return TypedResults.NoContent();
+    }
+
+    private static JsonHttpResult<FailAnswer> Fail(ILogger logger, int status, string message, string? requestId = null)
+    {
+        logger.LogWarning("WeChat Pay callback refused ({Status}): {Reason} {RequestId}", status, message, requestId);
+        return TypedResults.Json(new FailAnswer("FAIL", message), statusCode: status);
+    }
+}
