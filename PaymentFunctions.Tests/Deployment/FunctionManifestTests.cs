@@ -1,0 +1,149 @@
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using PaymentFunctions.Hosting;
+using PaymentFunctions.Storage;
+
+namespace PaymentFunctions.Tests.Deployment;
+
+/// <summary>
+/// function.json files are the Functions host's description of the app; the endpoints are what the app actually
+/// serves. Both must describe the same functions, or the host forwards to a route the app does not have (or an
+/// endpoint is unreachable in Azure).
+/// </summary>
+public sealed partial class FunctionManifestTests
+{
+    private static readonly Lazy<IReadOnlyList<(string Method, string Pattern, string Raw)>> MappedEndpoints = new(ReadEndpoints);
+
+    private static IEnumerable<(string Method, string Pattern)> Endpoints => MappedEndpoints.Value.Select(e => (e.Method, e.Pattern));
+
+    [Fact]
+    public void Every_function_folder_has_a_function_json()
+    {
+        var folders = Directory.GetDirectories(RepositoryFiles.FunctionsDirectory).Select(Path.GetFileName).ToList();
+        Assert.NotEmpty(folders);
+        Assert.Equal(folders.Order(StringComparer.Ordinal), RepositoryFiles.FunctionManifests().Keys.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void Http_functions_are_forwardable_and_the_app_serves_their_route_and_methods()
+    {
+        var routePrefix = RoutePrefix();
+        foreach (var (name, manifest) in HttpFunctions())
+        {
+            var bindings = Bindings(manifest);
+            // enableForwardingHttpRequest applies only to exactly one httpTrigger in and one http out; anything else
+            // silently falls back to the JSON payload protocol, which the app's endpoints do not speak.
+            Assert.True(bindings.Count == 2 && bindings.Count(b => Type(b) == "httptrigger") == 1 && bindings.Count(b => Type(b) == "http") == 1,
+                $"{name}: an HTTP function must have exactly one httpTrigger and one http output binding.");
+
+            var trigger = bindings.Single(b => Type(b) == "httptrigger");
+            var route = (string?)trigger["route"];
+            Assert.False(string.IsNullOrWhiteSpace(route), $"{name}: httpTrigger has no route.");
+            var methods = trigger["methods"]?.AsArray().Select(m => ((string?)m ?? "").ToUpperInvariant()).ToList() ?? [];
+            Assert.True(methods.Count > 0, $"{name}: httpTrigger lists no methods (the host would accept every method).");
+
+            var pattern = Normalize($"{routePrefix}/{route}");
+            foreach (var method in methods)
+            {
+                Assert.True(Endpoints.Contains((method, pattern)),
+                    $"{name}: the app maps no {method} /{pattern}. App endpoints under /{routePrefix}: {string.Join(", ", ApiEndpoints(routePrefix))}");
+            }
+        }
+    }
+
+    [Fact]
+    public void Every_api_endpoint_of_the_app_has_a_function()
+    {
+        var routePrefix = RoutePrefix();
+        var declared = HttpFunctions()
+            .SelectMany(f =>
+            {
+                var trigger = Bindings(f.Manifest).Single(b => Type(b) == "httptrigger");
+                var pattern = Normalize($"{routePrefix}/{(string?)trigger["route"]}");
+                return trigger["methods"]!.AsArray().Select(m => (Method: ((string?)m ?? "").ToUpperInvariant(), Pattern: pattern));
+            })
+            .ToHashSet();
+
+        var apiEndpoints = Endpoints.Where(e => e.Pattern.StartsWith(routePrefix + "/", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(apiEndpoints);
+        foreach (var endpoint in apiEndpoints)
+        {
+            Assert.True(declared.Contains(endpoint), $"The app maps {endpoint.Method} /{endpoint.Pattern} but no function.json routes it: unreachable under the Functions host.");
+        }
+    }
+
+    [Fact]
+    public void The_queue_function_matches_its_endpoint_queue_and_connection()
+    {
+        var queueFunctions = RepositoryFiles.FunctionManifests()
+            .Where(f => Bindings(f.Value).Any(b => Type(b) == "queuetrigger"))
+            .ToList();
+        var (name, manifest) = Assert.Single(queueFunctions);
+
+        Assert.Equal(ProcessNotificationEndpoint.FunctionName, name);
+        var trigger = Assert.Single(Bindings(manifest));
+        Assert.Equal("queueTrigger", (string?)trigger["type"]);
+        Assert.Equal("in", (string?)trigger["direction"]);
+        Assert.Equal("payment-notifications", (string?)trigger["queueName"]);
+        Assert.Equal(StorageOptions.NotificationQueueName, (string?)trigger["queueName"]);
+        Assert.Equal(StorageConnection.SettingName, (string?)trigger["connection"]);
+        Assert.False(string.IsNullOrEmpty((string?)trigger["name"]));
+
+        // The host invokes a non-HTTP function with POST /<FunctionName>.
+        Assert.Contains(MappedEndpoints.Value, e => e.Method == "POST" && e.Raw == "/" + name);
+    }
+
+    [Fact]
+    public void Every_endpoint_outside_api_is_the_readiness_probe_or_a_non_http_function()
+    {
+        var routePrefix = RoutePrefix();
+        var nonHttpFunctions = RepositoryFiles.FunctionManifests()
+            .Where(f => !Bindings(f.Value).Any(b => Type(b) == "httptrigger"))
+            .Select(f => f.Key)
+            .ToHashSet(StringComparer.Ordinal);
+
+        foreach (var (method, pattern) in Endpoints.Where(e => !e.Pattern.StartsWith(routePrefix + "/", StringComparison.Ordinal)))
+        {
+            var isProbe = method == "GET" && pattern.Length == 0; // the host polls GET / until the handler answers
+            Assert.True(isProbe || (method == "POST" && nonHttpFunctions.Any(f => Normalize(f) == pattern)),
+                $"The app maps {method} /{pattern}, which is neither GET / nor POST /<FunctionName> of a non-HTTP function.");
+        }
+    }
+
+    private static IEnumerable<(string Name, JsonObject Manifest)> HttpFunctions() =>
+        RepositoryFiles.FunctionManifests()
+            .Where(f => Bindings(f.Value).Any(b => Type(b) == "httptrigger"))
+            .Select(f => (f.Key, f.Value));
+
+    private static List<JsonObject> Bindings(JsonObject manifest) =>
+        manifest["bindings"]?.AsArray().Select(b => b!.AsObject()).ToList() ?? [];
+
+    private static string Type(JsonObject binding) => ((string?)binding["type"] ?? "").ToLowerInvariant();
+
+    private static string RoutePrefix() =>
+        (string?)RepositoryFiles.ReadJsonObject(RepositoryFiles.HostJsonPath)["extensions"]?["http"]?["routePrefix"] ?? "api";
+
+    private static IEnumerable<string> ApiEndpoints(string routePrefix) =>
+        Endpoints.Where(e => e.Pattern.StartsWith(routePrefix + "/", StringComparison.Ordinal)).Select(e => $"{e.Method} /{e.Pattern}");
+
+    /// <summary>Route templates compared without parameter names, constraints or case: orders/{orderId:guid} == Orders/{id}.</summary>
+    internal static string Normalize(string template) => RouteParameter().Replace(template.Trim('/'), "{}").ToLowerInvariant();
+
+    private static List<(string Method, string Pattern, string Raw)> ReadEndpoints()
+    {
+        using var app = DeploymentApp.WithDevelopmentStorage();
+        var sources = app.Services.GetServices<EndpointDataSource>();
+        return sources
+            .SelectMany(s => s.Endpoints)
+            .OfType<RouteEndpoint>()
+            .SelectMany(e => (e.Metadata.GetMetadata<Microsoft.AspNetCore.Routing.HttpMethodMetadata>()?.HttpMethods ?? ["*"])
+                .Select(m => (Method: m.ToUpperInvariant(), Pattern: Normalize(e.RoutePattern.RawText ?? ""), Raw: e.RoutePattern.RawText ?? "")))
+            .Distinct()
+            .ToList();
+    }
+
+    [GeneratedRegex(@"\{[^}]*\}")]
+    private static partial Regex RouteParameter();
+}
