@@ -1,11 +1,13 @@
 using PaymentFunctions.Fakes.Pyun;
+using PaymentFunctions.Fakes.WeChatPay;
 
 namespace PaymentFunctions.Fakes;
 
 /// <summary>
 /// Runs the fake payment platforms as their own process for the local walkthrough:
 /// <c>dotnet run --project PaymentFunctions.Tests/Fakes -- --urls http://127.0.0.1:7072</c>.
-/// Credentials come from the same settings names the app uses (<c>Pyun:AppId</c>, …).
+/// Credentials come from the same settings names the app uses (<c>Pyun:AppId</c>, <c>WeChatPay:MchId</c>, …);
+/// the fake WeChat Pay needs the merchant's public key and WeChat Pay's private key (test keys only).
 /// </summary>
 public static class FakeProgram
 {
@@ -25,8 +27,19 @@ public static class FakeProgram
 
         var app = builder.Build();
         var notifyClient = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
-        app.MapGet("/", () => "Fake payment platforms: P云 at /gate/1.0/payment/…, control at /fake/pyun/…");
+        app.MapGet("/", () => "Fake payment platforms: P云 at /gate/1.0/payment/…, WeChat Pay at /v3/payscore/…, controls at /fake/…");
         app.MapFakePyun(pyun, () => notifyClient);
+
+        if (config["FakeWeChatPay:MerchantPublicKey"] is { Length: > 0 } merchantPublicKey)
+        {
+            var weChat = new FakeWeChatPayState(config["WeChatPay:MchId"]!, config["WeChatPay:MerchantCertificateSerial"]!, merchantPublicKey, config["WeChatPay:ApiV3Key"]!);
+            var signingSerial = config["FakeWeChatPay:SigningSerial"]!;
+            weChat.AddSigningKey(signingSerial, config["FakeWeChatPay:SigningPrivateKey"]!);
+            weChat.ResponseSerial = signingSerial;
+            app.MapFakeWeChatPay(weChat);
+            app.MapFakeWeChatPayControl(weChat, new Uri(config["WeChatPay:NotifyUrl"]!), () => notifyClient);
+        }
+
         await app.RunAsync();
     }
 }

@@ -12,6 +12,13 @@ export LOCAL_PYUN_APP_ID="op-local-app"
 export LOCAL_PYUN_SECRET="local-dev-secret-not-for-production"
 export LOCAL_PYUN_MERCHANT="62626601"
 export LOCAL_FUNCTION_KEY="local-dev-function-key-0123456789"
+# WeChat Pay Score against the fake, with the repository's TEST keys (never use them anywhere else).
+KEYS="PaymentFunctions.Tests/TestData/wechatpay"
+export WeChatPay__Mode="Direct" WeChatPay__MchId="1900000001" WeChatPay__AppId="wxd678efh567hg6787" \
+  WeChatPay__ServiceId="2002000000000558128851361561536" WeChatPay__MerchantCertificateSerial="TESTMCHCERTSERIAL0000000000000000000001" \
+  WeChatPay__ApiV3Key="0123456789abcdefghijklmnopqrstuv" WeChatPay__NotifyUrl="http://127.0.0.1:$APP_PORT/api/notify/wechatpay" \
+  WeChatPay__BaseUrl="http://127.0.0.1:$FAKE_PORT"
+LOCAL_WECHAT_KEY_ID="PUB_KEY_ID_0000000000000000000000000000000001"
 LOG_DIR=".local"
 mkdir -p "$LOG_DIR"
 
@@ -46,11 +53,15 @@ echo "Building the app and the fake payment platforms..."
 dotnet build PaymentFunctions.Tests/Fakes/PaymentFunctions.Fakes.csproj -c Release --nologo -v quiet >"$LOG_DIR/build.log" 2>&1 || { cat "$LOG_DIR/build.log"; exit 1; }
 
 Pyun__AppId="$LOCAL_PYUN_APP_ID" Pyun__AppSecret="$LOCAL_PYUN_SECRET" Pyun__Merchant="$LOCAL_PYUN_MERCHANT" \
+  FakeWeChatPay__MerchantPublicKey="$(cat "$KEYS/merchant_test_public.pem")" \
+  FakeWeChatPay__SigningSerial="$LOCAL_WECHAT_KEY_ID" FakeWeChatPay__SigningPrivateKey="$(cat "$KEYS/wechatpay_test_private_pkcs8.pem")" \
   dotnet PaymentFunctions.Tests/Fakes/bin/Release/net10.0/PaymentFunctions.Fakes.dll --urls "http://127.0.0.1:$FAKE_PORT" \
   >"$LOG_DIR/fake.log" 2>&1 &
 pids+=($!)
 wait_http "http://127.0.0.1:$FAKE_PORT/" fake "${pids[-1]}"
 
+export WeChatPay__MerchantPrivateKey="$(cat "$KEYS/merchant_test_private_pkcs8.pem")"
+export "WeChatPay__PublicKeys__$LOCAL_WECHAT_KEY_ID=$(cat "$KEYS/wechatpay_test_public.pem")"
 (cd PaymentFunctions/bin/Release/net10.0 && \
   AzureWebJobsStorage="UseDevelopmentStorage=true" \
   Pyun__BaseUrl="http://127.0.0.1:$FAKE_PORT" Pyun__AppId="$LOCAL_PYUN_APP_ID" Pyun__AppSecret="$LOCAL_PYUN_SECRET" \
@@ -62,9 +73,9 @@ wait_http "http://127.0.0.1:$APP_PORT/" app "${pids[-1]}"
 
 cat <<TXT
 
-PaymentFunctions is running standalone (its own queue listener) against Azurite and a fake P云.
-  app        http://127.0.0.1:$APP_PORT   (log: $LOG_DIR/app.log)
-  fake P云   http://127.0.0.1:$FAKE_PORT   (log: $LOG_DIR/fake.log)
+PaymentFunctions is running standalone (its own queue listener) against Azurite and fake P云 / WeChat Pay.
+  app                 http://127.0.0.1:$APP_PORT   (log: $LOG_DIR/app.log)
+  fake P云/WeChat Pay http://127.0.0.1:$FAKE_PORT   (log: $LOG_DIR/fake.log)
   function key (x-functions-key): $LOCAL_FUNCTION_KEY
 
 Walk an order through, in another terminal (or run: bash PaymentFunctions.Tests/Local/walkthrough.sh):

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The local walkthrough that `npm start` prints: create -> prepare -> pay in the fake P云 -> status Paid.
+# The local walkthrough that `npm start` prints. P云: create -> prepare -> pay in the fake P云 -> status Paid.
+# WeChat Pay Score: create -> confirm in the fake -> query by query_id -> complete -> pay in the fake -> DONE.
 # Run it against a running `npm start`, or paste the lines below one by one.
 set -euo pipefail
 APP="${APP:-http://127.0.0.1:7071}"
@@ -17,3 +18,20 @@ echo "$PREPARED"; PAY_ID=$(echo "$PREPARED" | sed -n 's/.*"payId":"\([^"]*\)".*/
 curl -s -X POST "$FAKE/fake/pyun/trades/$PAY_ID/pay" -H "Content-Type: application/json" -d '{"outcome":"success"}'; echo
 # 4. The mini program asks for the authoritative status (the queue listener applies the notification at once):
 sleep 1; curl -s "$APP/api/orders/$ORDER_ID"; echo
+
+# --- WeChat Pay Score ---
+# 5. The business system creates a Pay Score service order; the answer carries what wx.openBusinessView takes:
+OUT="PS$RANDOM$RANDOM"
+curl -s -X POST "$APP/api/payscore/orders" -H "x-functions-key: $KEY" -H "Content-Type: application/json" \
+  -d '{"outOrderNo":"'"$OUT"'","serviceIntroduction":"充电宝租借","postPayments":[{"name":"租借费","amount":300,"description":"每小时 3 元","count":1}],"timeRange":{"startTime":"OnAccept"},"riskFund":{"name":"DEPOSIT","amount":9900,"description":"充电宝押金"}}'; echo
+# 6. The user confirms inside WeChat (the fake sends PAYSCORE.USER_CONFIRM) and returns with a query_id:
+CONFIRM=$(curl -s -X POST "$FAKE/fake/wechatpay/orders/$OUT/confirm"); echo "$CONFIRM"
+QUERY_ID=$(echo "$CONFIRM" | sed -n 's/.*"queryId":"\([^"]*\)".*/\1/p')
+# 7. The mini program asks the backend, which asks WeChat Pay (a query_id alone proves nothing):
+curl -s -X POST "$APP/api/payscore/orders/query" -H "Content-Type: application/json" -d '{"queryId":"'"$QUERY_ID"'"}'; echo
+# 8. The service ends; the business system completes the order (total = payments - discounts):
+curl -s -X POST "$APP/api/payscore/orders/$OUT/complete" -H "x-functions-key: $KEY" -H "Content-Type: application/json" \
+  -d '{"postPayments":[{"name":"租借费","amount":600,"description":"2 小时","count":1}],"totalAmount":600}'; echo
+# 9. WeChat Pay collects the money (the fake sends PAYSCORE.USER_PAID); the order is DONE:
+curl -s -X POST "$FAKE/fake/wechatpay/orders/$OUT/pay"; echo
+sleep 1; curl -s -X POST "$APP/api/payscore/orders/query" -H "Content-Type: application/json" -d '{"outOrderNo":"'"$OUT"'"}'; echo

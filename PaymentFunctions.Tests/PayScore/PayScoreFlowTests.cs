@@ -54,6 +54,8 @@ public sealed class PayScoreFlowTests
 
         var done = await app.QueryAsync(outOrderNo: outOrderNo);
         Assert.Equal("DONE", done.State);
+        Assert.Null(done.StateDescription);
+        Assert.Equal("USER_PAID", done.CollectionState);
         Assert.True(done.Paid);
         Assert.True(done.Confirmed);
         Assert.Equal(500, done.PaidAmount);

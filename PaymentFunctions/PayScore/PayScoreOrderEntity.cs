@@ -74,8 +74,10 @@ public sealed record PayScoreOrderView(
     PayScoreMiniProgramLaunch? OpenBusinessView)
 {
     public static PayScoreOrderView From(PayScoreOrderEntity e, bool withLaunch = false) => new(
-        e.PartitionKey, e.State, e.StateDescription, e.CollectionState, PayScoreProgress.IsConfirmed(e),
+        e.PartitionKey, e.State, NullIfEmpty(e.StateDescription), NullIfEmpty(e.CollectionState), PayScoreProgress.IsConfirmed(e),
         e.State == PayScoreStates.Done && e.CollectionState == PayScoreStates.UserPaid,
         e.TotalAmount, e.PaidAmount, e.TransactionId,
         withLaunch && e.Package is { Length: > 0 } package ? PayScoreMiniProgramLaunch.FromPackage(package) : null);
+
+    private static string? NullIfEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s;
 }

@@ -94,9 +94,10 @@ public sealed class PayScoreProcessor(StorageResources storage, TimeProvider clo
             return next == current ? "unchanged" : $"ignored: {observed.State}/{observed.StateDescription} arrived after {Describe(order)}";
         }
 
+        // A merge skips null properties, so a cleared field is written as "" (DONE has no state_description).
         order.State = observed.State!;
-        order.StateDescription = observed.StateDescription;
-        order.CollectionState = observed.Collection?.State;
+        order.StateDescription = observed.StateDescription ?? "";
+        order.CollectionState = observed.Collection?.State ?? "";
         order.TotalAmount = observed.TotalAmount ?? observed.Collection?.TotalAmount ?? order.TotalAmount;
         if (observed.Collection is { } collection)
         {
