@@ -133,6 +133,12 @@ param weChatPayPlatformPublicKeyId string = ''
 @description('WeChat Pay public key (PEM), when verifying with the WeChat Pay public key. Public, not a secret.')
 param weChatPayPlatformPublicKey string = ''
 
+@description('Serial of a WeChat Pay platform certificate, when verifying with platform certificates (both kinds may be set during the migration).')
+param weChatPayPlatformCertificateSerial string = ''
+
+@description('That platform certificate (PEM). Public, not a secret.')
+param weChatPayPlatformCertificate string = ''
+
 @description('URL WeChat Pay posts notifications to. Empty: https://<app>.azurewebsites.net/api/notify/wechatpay.')
 param weChatPayNotifyUrl string = ''
 
@@ -258,13 +264,22 @@ var weChatPaySettings = weChatPayEnabled
       WeChatPay__SubAppId: weChatPaySubAppId
       WeChatPay__ServiceId: weChatPayServiceId
       WeChatPay__MerchantCertificateSerial: weChatPayMerchantCertificateSerial
-      WeChatPay__PlatformPublicKeyId: weChatPayPlatformPublicKeyId
-      WeChatPay__PlatformPublicKey: weChatPayPlatformPublicKey
       WeChatPay__NotifyUrl: empty(weChatPayNotifyUrl) ? '${appBaseUrl}/api/notify/wechatpay' : weChatPayNotifyUrl
       WeChatPay__ApiV3Key: keyVaultReference(keyVaultName, 'wechatpay-apiv3-key')
       WeChatPay__MerchantPrivateKey: keyVaultReference(keyVaultName, 'wechatpay-merchant-private-key')
     }
   : {}
+
+// The app reads keys by id (WeChatPay:PublicKeys:<PUB_KEY_ID_...>) and certificates by serial
+// (WeChatPay:PlatformCertificates:<serial>), so the setting names carry the id.
+var weChatPayKeySettings = union(
+  weChatPayEnabled && !empty(weChatPayPlatformPublicKeyId)
+    ? { 'WeChatPay__PublicKeys__${weChatPayPlatformPublicKeyId}': weChatPayPlatformPublicKey }
+    : {},
+  weChatPayEnabled && !empty(weChatPayPlatformCertificateSerial)
+    ? { 'WeChatPay__PlatformCertificates__${weChatPayPlatformCertificateSerial}': weChatPayPlatformCertificate }
+    : {}
+)
 
 module functionApp 'modules/functionapp.bicep' = {
   name: 'functionapp'
@@ -289,7 +304,7 @@ module functionApp 'modules/functionapp.bicep' = {
     premiumSku: premiumSku
     premiumMaximumElasticWorkerCount: premiumMaximumElasticWorkerCount
     premiumPackageBlobName: 'functionapp.zip'
-    appSettings: union(pyunSettings, weChatPaySettings)
+    appSettings: union(pyunSettings, weChatPaySettings, weChatPayKeySettings)
   }
   // The app must not start before it may read storage, the vault and App Insights.
   dependsOn: [
