@@ -6,14 +6,15 @@ try
     var builder = WebApplication.CreateBuilder(args);
     builder.AddApplicationServices();
     var app = builder.Build();
+    // Validate every option now, before the host starts and would log the failure with a stack trace.
+    app.Services.GetService<IStartupValidator>()?.Validate();
     app.MapApplicationEndpoints();
     await app.RunAsync();
     return 0;
 }
-catch (Exception ex) when (ex is OptionsValidationException or ConfigurationException)
+catch (Exception ex) when (ConfigurationException.TryDescribe(ex, out var message))
 {
     // One line naming what is wrong, no stack trace, no secret values, and a non-zero exit.
-    var message = ex is OptionsValidationException v ? string.Join(" ", v.Failures) : ex.Message;
     await Console.Error.WriteLineAsync($"PaymentFunctions cannot start: {message}");
     return 1;
 }
