@@ -68,17 +68,33 @@ public sealed class StorageResources(TableServiceClient tables, QueueServiceClie
                 return;
             }
 
-            await Orders.CreateIfNotExistsAsync(cancellationToken);
-            await OrderIndex.CreateIfNotExistsAsync(cancellationToken);
-            await PayScoreOrders.CreateIfNotExistsAsync(cancellationToken);
-            await Notifications.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
-            await Poison.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
+            await CreateAsync(Orders.Name, ct => Orders.CreateIfNotExistsAsync(ct), cancellationToken);
+            await CreateAsync(OrderIndex.Name, ct => OrderIndex.CreateIfNotExistsAsync(ct), cancellationToken);
+            await CreateAsync(PayScoreOrders.Name, ct => PayScoreOrders.CreateIfNotExistsAsync(ct), cancellationToken);
+            await CreateAsync(Notifications.Name, ct => Notifications.CreateIfNotExistsAsync(cancellationToken: ct), cancellationToken);
+            await CreateAsync(Poison.Name, ct => Poison.CreateIfNotExistsAsync(cancellationToken: ct), cancellationToken);
             _ready = true;
             logger.LogInformation("Storage ready: tables {Orders}, {Index}, {PayScore}; queues {Queue}, {Poison}", Orders.Name, OrderIndex.Name, PayScoreOrders.Name, Notifications.Name, Poison.Name);
         }
         finally
         {
             _gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// In Azure the template creates the tables and queues; an identity that may use but not create them gets
+    /// 403 here, which must not stop the app: the resource is there, and a real absence shows on first use.
+    /// </summary>
+    private async Task CreateAsync<T>(string name, Func<CancellationToken, Task<T>> create, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await create(cancellationToken);
+        }
+        catch (Azure.RequestFailedException ex) when (ex.Status == 403)
+        {
+            logger.LogWarning("Not allowed to create {Name} ({Code}); assuming the deployment created it", name, ex.ErrorCode);
         }
     }
 
