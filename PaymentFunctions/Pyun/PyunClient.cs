@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
+using PaymentFunctions.Http;
 
 namespace PaymentFunctions.Pyun;
 
@@ -120,17 +121,8 @@ public sealed class PyunClient(HttpClient http, IOptions<PyunOptions> options, I
     private async Task<JsonDocument> SendAsync(HttpRequestMessage request, string what, CancellationToken cancellationToken)
     {
         using var _ = request;
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(_options.RequestTimeout);
-        HttpResponseMessage response;
-        try
-        {
-            response = await http.SendAsync(request, timeout.Token);
-        }
-        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
-        {
-            throw new PyunException($"P云 {what} could not be reached.", inner: ex);
-        }
+        var response = await OutboundHttp.SendAsync(http, request, _options.RequestTimeout,
+            ex => new PyunException($"P云 {what} could not be reached.", inner: ex), cancellationToken);
 
         using (response)
         {
@@ -141,7 +133,7 @@ public sealed class PyunClient(HttpClient http, IOptions<PyunOptions> options, I
 
             try
             {
-                var bytes = await response.Content.ReadAsByteArrayAsync(timeout.Token);
+                var bytes = await response.Content.ReadAsByteArrayAsync(cancellationToken);
                 return JsonDocument.Parse(bytes);
             }
             catch (JsonException ex)

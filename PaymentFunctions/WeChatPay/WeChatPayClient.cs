@@ -149,17 +149,8 @@ public sealed class WeChatPayClient(HttpClient http, IOptions<WeChatPayOptions> 
             request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
         }
 
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(_options.RequestTimeout);
-        HttpResponseMessage response;
-        try
-        {
-            response = await http.SendAsync(request, timeout.Token);
-        }
-        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
-        {
-            throw new WeChatPayException($"WeChat Pay {operation} could not be reached.", inner: ex);
-        }
+        var response = await Http.OutboundHttp.SendAsync(http, request, _options.RequestTimeout,
+            ex => new WeChatPayException($"WeChat Pay {operation} could not be reached.", inner: ex), cancellationToken);
 
         using (response)
         {
@@ -167,7 +158,7 @@ public sealed class WeChatPayClient(HttpClient http, IOptions<WeChatPayOptions> 
             byte[] raw;
             try
             {
-                raw = await response.Content.ReadAsByteArrayAsync(timeout.Token);
+                raw = await response.Content.ReadAsByteArrayAsync(cancellationToken);
             }
             catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
             {

@@ -83,34 +83,22 @@ public sealed class WeChatPayKeyRing : IDisposable
         _platformKeys.Clear();
     }
 
-    internal static bool TryLoadPrivateKey(string pem, out RSA rsa)
+    internal static bool TryLoadPrivateKey(string pem, out RSA rsa) => TryLoad(pem, requirePrivate: true, out rsa);
+
+    internal static bool TryLoadPublicKey(string pem, out RSA rsa) => TryLoad(pem, requirePrivate: false, out rsa);
+
+    private static bool TryLoad(string pem, bool requirePrivate, out RSA rsa)
     {
         rsa = RSA.Create();
         try
         {
             rsa.ImportFromPem(WeChatPayOptions.NormalizePem(pem));
-            // Exporting the private exponent proves this is a private key, not a public one pasted by mistake.
-            _ = rsa.ExportParameters(includePrivateParameters: true);
-            if (rsa.KeySize >= MinimumKeyBits)
+            if (requirePrivate)
             {
-                return true;
+                // Exporting the private exponent proves this is a private key, not a public one pasted by mistake.
+                _ = rsa.ExportParameters(includePrivateParameters: true);
             }
-        }
-        catch (Exception ex) when (ex is ArgumentException or CryptographicException)
-        {
-        }
 
-        rsa.Dispose();
-        rsa = null!;
-        return false;
-    }
-
-    internal static bool TryLoadPublicKey(string pem, out RSA rsa)
-    {
-        rsa = RSA.Create();
-        try
-        {
-            rsa.ImportFromPem(WeChatPayOptions.NormalizePem(pem));
             if (rsa.KeySize >= MinimumKeyBits)
             {
                 return true;
