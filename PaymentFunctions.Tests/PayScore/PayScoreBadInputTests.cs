@@ -111,6 +111,9 @@ public sealed class PayScoreBadInputTests(PayScoreAppFixture fixture) : IClassFi
         Assert.Equal(expected, response.StatusCode);
         var problem = await response.ProblemAsync();
         Assert.Equal(code, problem.GetProperty("weChatCode").GetString());
+        // WeChat's Request-ID reaches our caller, for a support ticket.
+        Assert.StartsWith("08", problem.GetProperty("requestId").GetString(), StringComparison.Ordinal);
+        Assert.Contains("Request-ID 08", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         Assert.Contains(code, problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         Assert.Null(await StoredAsync(outOrderNo));
 

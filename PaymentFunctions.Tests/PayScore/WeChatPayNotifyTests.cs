@@ -229,6 +229,38 @@ public sealed class WeChatPayNotifyTests(PayScoreAppFixture fixture) : IClassFix
     }
 }
 
+/// <summary>Partner mode: the callback must be for this service provider's sub-merchant.</summary>
+public sealed class PartnerNotifyTests : IAsyncLifetime
+{
+    private readonly PaymentApp _app = new PaymentApp().EnableWeChatPay("Partner");
+
+    public ValueTask InitializeAsync() => _app.InitializeAsync();
+
+    public ValueTask DisposeAsync() => _app.DisposeAsync();
+
+    [Theory]
+    [InlineData(PaymentApp.SubMchId, HttpStatusCode.NoContent)]
+    [InlineData("1239999999", HttpStatusCode.Forbidden)]
+    [InlineData(null, HttpStatusCode.Forbidden)]
+    public async Task A_callback_for_another_sub_merchant_is_refused(string? subMchId, HttpStatusCode expected)
+    {
+        var outOrderNo = PayScoreApi.NewOutOrderNo();
+        await _app.CreatePayScoreOrderAsync(outOrderNo);
+        var resource = PayScoreApi.Resource(outOrderNo, PayScoreStates.Doing, PayScoreStates.UserConfirm);
+        resource.Remove("appid");
+        resource["sub_mchid"] = subMchId;
+        var (headers, body) = PayScoreApi.Callback(resource, PayScoreStates.UserConfirmEvent, "EV-" + Guid.NewGuid().ToString("N"), _app.Clock.GetUtcNow());
+
+        using var response = await _app.PostCallbackAsync(headers, body);
+
+        Assert.Equal(expected, response.StatusCode);
+        Assert.Equal(expected == HttpStatusCode.NoContent ? 1 : 0, await _app.QueueLengthAsync());
+        await _app.DrainQueueAsync();
+        var stored = await _app.Services.GetRequiredService<PayScoreProcessor>().GetAsync(outOrderNo, default);
+        Assert.Equal(expected == HttpStatusCode.NoContent ? "DOING" : "CREATED", stored!.State);
+    }
+}
+
 /// <summary>Without a WeChatPay section the app runs P云 alone and says so on every Pay Score route.</summary>
 public sealed class PayScoreDisabledTests(PaymentApp app) : IClassFixture<PaymentApp>
 {

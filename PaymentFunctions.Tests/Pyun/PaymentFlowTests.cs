@@ -135,6 +135,19 @@ public sealed class PaymentFlowTests(PaymentApp app) : IClassFixture<PaymentApp>
         Assert.Equal(HttpStatusCode.NotFound, malformedId.StatusCode);
     }
 
+    [Theory]
+    [InlineData("abcdefghijklmnopqrstuvwx")] // well-formed, never created
+    [InlineData("short")]
+    [InlineData("ABCDEFGHIJKLMNOPQRSTUVWX")]
+    [InlineData("abcdefghijklmnopqrstuvw%27")]
+    public async Task Reading_an_unknown_order_is_a_404_problem(string orderId)
+    {
+        using var http = app.CreateClient();
+        using var response = await http.GetAsync($"/api/orders/{orderId}");
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal("No such order.", (await response.ProblemAsync()).GetProperty("detail").GetString());
+    }
+
     [Fact]
     public async Task An_order_past_its_expiry_reads_Expired()
     {
