@@ -16,8 +16,9 @@ PREPARED=$(curl -s -X POST "$APP/api/orders/$ORDER_ID/prepare" -H "Content-Type:
 echo "$PREPARED"; PAY_ID=$(echo "$PREPARED" | sed -n 's/.*"payId":"\([^"]*\)".*/\1/p')
 # 3. The user pays in the fake P云, which POSTs a signed notification to the app:
 curl -s -X POST "$FAKE/fake/pyun/trades/$PAY_ID/pay" -H "Content-Type: application/json" -d '{"outcome":"success"}'; echo
-# 4. The mini program asks for the authoritative status (the queue listener applies the notification at once):
-sleep 1; curl -s "$APP/api/orders/$ORDER_ID"; echo
+# 4. The mini program polls the authoritative status until the notification has been applied (a second or two;
+#    after 5 s of silence the backend also asks P云's trade query itself):
+for _ in 1 2 3 4 5 6 7 8 9 10; do STATUS=$(curl -s "$APP/api/orders/$ORDER_ID"); case "$STATUS" in *'"status":"Pending"'*) sleep 1;; *) break;; esac; done; echo "$STATUS"
 
 # --- WeChat Pay Score ---
 # 5. The business system creates a Pay Score service order; the answer carries what wx.openBusinessView takes:
