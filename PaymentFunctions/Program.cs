@@ -18,5 +18,10 @@ catch (Exception ex) when (ConfigurationException.TryDescribe(ex, out var messag
     await Console.Error.WriteLineAsync($"PaymentFunctions cannot start: {message}");
     return 1;
 }
+catch (IOException ex) when (ex.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
+{
+    await Console.Error.WriteLineAsync($"PaymentFunctions cannot start: {ex.Message} Stop whatever uses that port, or pass another with --urls.");
+    return 1;
+}
 
 public partial class Program;

@@ -18,8 +18,12 @@ public sealed class QueueListener(
     TimeProvider clock,
     ILogger<QueueListener> logger) : BackgroundService
 {
-    /// <summary>How long a received message stays invisible while we work on it (the host renews a 10-minute lease).</summary>
-    private static readonly TimeSpan Lease = TimeSpan.FromMinutes(5);
+    /// <summary>
+    /// How long a received message stays invisible while we work on it. Processing takes milliseconds; if storage
+    /// dies mid-message we cannot release it, and it returns when this lease ends, so a short lease recovers fast.
+    /// A redelivery is a no-op (the timeline row dedupes it). The host instead renews a 10-minute lease.
+    /// </summary>
+    private static readonly TimeSpan Lease = TimeSpan.FromMinutes(1);
 
     private static readonly TimeSpan MinimumPoll = TimeSpan.FromMilliseconds(100);
 
