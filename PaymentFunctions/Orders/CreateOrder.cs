@@ -93,7 +93,7 @@ public static class CreateOrderEndpoint
         api.MapPost("/orders", HandleAsync).WithName("CreateOrder").AddEndpointFilter<Hosting.FunctionKeyFilter>();
 
     internal static async Task<Results<Created<OrderView>, Ok<OrderView>, ProblemHttpResult>> HandleAsync(
-        HttpRequest http, IValidator<CreateOrderRequest> validator, StorageResources storage, IOptions<OrdersOptions> options,
+        HttpRequest http, IValidator<CreateOrderRequest> validator, StorageResources storage, OrderStore store, IOptions<OrdersOptions> options,
         TimeProvider clock, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         var (request, problem) = await RequestBody.ReadJsonAsync<CreateOrderRequest>(http, cancellationToken);
@@ -139,7 +139,9 @@ public static class CreateOrderEndpoint
 
         // The index row holds the accepted request, so if we crashed before writing the order row, the retry writes it.
         var accepted = JsonSerializer.Deserialize<CreateOrderRequest>(index.Request, RequestBody.JsonOptions)!;
-        var order = await EnsureOrderRowAsync(storage, index, accepted, options.Value, cancellationToken);
+        // A fresh index row names a fresh id with no order row yet; a repeat may find one, or heal a crash.
+        var order = (created ? null : await store.GetOrderAsync(index.OrderId, cancellationToken))
+                    ?? await AddOrderRowAsync(storage, store, index, accepted, options.Value, cancellationToken);
         var view = OrderView.From(order, now);
         if (created)
         {
@@ -150,15 +152,9 @@ public static class CreateOrderEndpoint
         return TypedResults.Ok(view);
     }
 
-    private static async Task<OrderEntity> EnsureOrderRowAsync(StorageResources storage, OrderIndexEntity index, CreateOrderRequest request,
+    private static async Task<OrderEntity> AddOrderRowAsync(StorageResources storage, OrderStore store, OrderIndexEntity index, CreateOrderRequest request,
         OrdersOptions options, CancellationToken cancellationToken)
     {
-        var existing = await storage.Orders.GetEntityIfExistsAsync<OrderEntity>(index.OrderId, OrderRows.Order, cancellationToken: cancellationToken);
-        if (existing.HasValue)
-        {
-            return existing.Value!;
-        }
-
         var order = new OrderEntity
         {
             PartitionKey = index.OrderId,
@@ -176,13 +172,13 @@ public static class CreateOrderEndpoint
         try
         {
             await storage.Orders.AddEntityAsync(order, cancellationToken);
+            return order;
         }
         catch (RequestFailedException ex) when (ex.Status == 409)
         {
             // A concurrent identical request wrote it first.
+            return (await store.GetOrderAsync(index.OrderId, cancellationToken))!;
         }
-
-        return (await storage.Orders.GetEntityAsync<OrderEntity>(index.OrderId, OrderRows.Order, cancellationToken: cancellationToken)).Value;
     }
 
     /// <summary>The request in one canonical JSON form: equal requests, equal text, whatever the key order or spacing.</summary>

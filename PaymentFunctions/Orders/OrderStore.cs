@@ -36,16 +36,20 @@ public sealed class OrderStore(StorageResources storage)
         return rows;
     }
 
+    public Task<bool> SubmitAsync(IReadOnlyList<TableTransactionAction> actions, CancellationToken cancellationToken) =>
+        SubmitAsync(storage.Orders, actions, cancellationToken);
+
     /// <summary>
-    /// Writes the given rows of one partition in one entity-group transaction. Returns false when a row that
-    /// was to be added already exists (a replay): then nothing was written.
+    /// Writes the given rows of one partition in one entity-group transaction. Returns false when a timeline row
+    /// that was to be added already exists (a replay): then nothing was written.
     /// Throws <see cref="ConcurrencyException"/> when an ETag no longer matches (re-read and decide again).
+    /// Shared by every table whose partitions carry a timeline (orders and Pay Score orders).
     /// </summary>
-    public async Task<bool> SubmitAsync(IReadOnlyList<TableTransactionAction> actions, CancellationToken cancellationToken)
+    public static async Task<bool> SubmitAsync(TableClient table, IReadOnlyList<TableTransactionAction> actions, CancellationToken cancellationToken)
     {
         try
         {
-            await storage.Orders.SubmitTransactionAsync(actions, cancellationToken);
+            await table.SubmitTransactionAsync(actions, cancellationToken);
             return true;
         }
         catch (TableTransactionFailedException ex) when (ex.Status == 409 && IsAdd(actions, ex.FailedTransactionActionIndex))

@@ -147,11 +147,14 @@ public static class CreatePayScoreOrderEndpoint
             };
             try
             {
-                await storage.PayScoreOrders.SubmitTransactionAsync(
-                    [new(TableTransactionActionType.UpdateMerge, order, order.ETag), new(TableTransactionActionType.Add, timeline)], cancellationToken);
-                return order;
+                // False: a concurrent identical request recorded it first; the next round reads that.
+                if (await OrderStore.SubmitAsync(storage.PayScoreOrders,
+                        [new(TableTransactionActionType.UpdateMerge, order, order.ETag), new(TableTransactionActionType.Add, timeline)], cancellationToken))
+                {
+                    return order;
+                }
             }
-            catch (TableTransactionFailedException ex) when (ex.Status is 409 or 412 && round < 10)
+            catch (ConcurrencyException) when (round < 10)
             {
             }
         }

@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using System.Text;
-using Azure;
 using Azure.Data.Tables;
 using PaymentFunctions.Orders;
 using PaymentFunctions.Storage;
@@ -60,15 +59,14 @@ public sealed class PayScoreProcessor(StorageResources storage, TimeProvider clo
 
             try
             {
-                await storage.PayScoreOrders.SubmitTransactionAsync(
-                    [new(TableTransactionActionType.Add, timeline), new(TableTransactionActionType.UpdateMerge, order, order.ETag)], cancellationToken);
+                if (!await OrderStore.SubmitAsync(storage.PayScoreOrders,
+                        [new(TableTransactionActionType.Add, timeline), new(TableTransactionActionType.UpdateMerge, order, order.ETag)], cancellationToken))
+                {
+                    logger.LogInformation("Pay Score {Source} for {OutOrderNo} is a duplicate; nothing changed", source, outOrderNo);
+                    return new((await GetAsync(outOrderNo, cancellationToken))!, "duplicate", true);
+                }
             }
-            catch (TableTransactionFailedException ex) when (ex.Status == 409 && ex.FailedTransactionActionIndex == 0)
-            {
-                logger.LogInformation("Pay Score {Source} for {OutOrderNo} is a duplicate; nothing changed", source, outOrderNo);
-                return new((await GetAsync(outOrderNo, cancellationToken))!, "duplicate", true);
-            }
-            catch (TableTransactionFailedException ex) when (ex.Status is 412 && round < MaxConcurrencyRetries)
+            catch (ConcurrencyException) when (round < MaxConcurrencyRetries)
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(5, 20 * round)), clock, cancellationToken);
                 continue;

@@ -22,15 +22,11 @@ public static class PyunNotifyEndpoint
     {
         var logger = loggers.CreateLogger("PyunNotify");
         var request = context.Request;
-        if (!RequestBody.HasMediaType(request, "application/x-www-form-urlencoded"))
-        {
-            return Refuse(logger, StatusCodes.Status415UnsupportedMediaType, "1415", "content type must be application/x-www-form-urlencoded");
-        }
-
         var body = await RequestBody.ReadAsync(request, "application/x-www-form-urlencoded", RequestBody.FormLimitBytes, cancellationToken);
         if (!body.Ok)
         {
-            return Refuse(logger, body.Problem!.StatusCode, body.Problem.StatusCode == 413 ? "1413" : "1400", body.Problem.ProblemDetails.Detail!);
+            var status = body.Problem!.StatusCode;
+            return Refuse(logger, status, status switch { 413 => "1413", 415 => "1415", _ => "1400" }, body.Problem.ProblemDetails.Detail!);
         }
 
         if (!FormBody.TryParse(body.Bytes, out var fields, out var formError))
