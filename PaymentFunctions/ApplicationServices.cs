@@ -25,6 +25,9 @@ public static class ApplicationServices
         AddValidatedOptions<PyunOptions, PyunOptionsValidator>(services, PyunOptions.Section);
         AddValidatedOptions<OrdersOptions, OrdersOptionsValidator>(services, OrdersOptions.Section);
         AddValidatedOptions<FunctionKeyOptions, FunctionKeyOptionsValidator>(services, FunctionKeyOptions.Section);
+        AddValidatedOptions<HttpOptions, HttpOptionsValidator>(services, HttpOptions.Section);
+        AddValidatedOptions<RateLimitOptions, RateLimitOptionsValidator>(services, RateLimitOptions.Section);
+        services.AddPaymentRateLimits();
         services.AddPaymentStorage(builder.Configuration);
 
         services.AddSingleton<IValidator<CreateOrderRequest>, CreateOrderValidator>();
@@ -67,6 +70,8 @@ public static class ApplicationServices
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseRequestDeadlines();
+        app.UseRateLimiter();
 
         // The Functions host polls "/" until the handler answers; any answer means ready.
         app.MapGet("/", () => TypedResults.Text("PaymentFunctions is running.")).ExcludeFromDescription();

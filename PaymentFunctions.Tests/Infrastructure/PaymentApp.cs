@@ -36,6 +36,9 @@ public sealed class PaymentApp : WebApplicationFactory<Program>, IAsyncLifetime
 
     public ManualClock Clock { get; } = new();
 
+    /// <summary>What the app logged, formatted.</summary>
+    public LogCapture Logs { get; } = new();
+
     public FakePyunServer Pyun { get; private set; } = null!;
 
     /// <summary>The fake WeChat Pay, when <see cref="EnableWeChatPay"/> was called before initialization.</summary>
@@ -109,6 +112,9 @@ public sealed class PaymentApp : WebApplicationFactory<Program>, IAsyncLifetime
             ["Pyun:NotifyUrl"] = "http://localhost/api/notify/pyun",
             ["FunctionKeys:Default"] = FunctionKey,
             ["QueueListener:Enabled"] = "false",
+            // Tests fire many requests from one client in a burst; RateLimitTests sets its own small limits.
+            ["RateLimits:PerClientPermits"] = "100000",
+            ["RateLimits:TotalPerSecond"] = "100000",
         };
         foreach (var (key, value) in _settings)
         {
@@ -124,6 +130,7 @@ public sealed class PaymentApp : WebApplicationFactory<Program>, IAsyncLifetime
         {
             services.RemoveAll<TimeProvider>();
             services.AddSingleton<TimeProvider>(Clock);
+            services.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(Logs);
         });
     }
 

@@ -14,6 +14,7 @@ public sealed class TcpProxy : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly List<TcpClient> _open = [];
     private volatile bool _cut;
+    private volatile bool _hung;
 
     public TcpProxy(int targetPort)
     {
@@ -39,7 +40,22 @@ public sealed class TcpProxy : IAsyncDisposable
         }
     }
 
-    public void Restore() => _cut = false;
+    public void Restore()
+    {
+        _cut = false;
+        _hung = false;
+    }
+
+    /// <summary>
+    /// Storage that hangs: open connections are dropped, and new ones are accepted but never answered, so every
+    /// call waits for its timeout, as when a storage node stops responding without closing anything.
+    /// </summary>
+    public void Hang()
+    {
+        Cut();
+        _hung = true;
+        _cut = false;
+    }
 
     private async Task AcceptLoopAsync()
     {
@@ -58,6 +74,16 @@ public sealed class TcpProxy : IAsyncDisposable
             if (_cut)
             {
                 Reset(inbound);
+                continue;
+            }
+
+            if (_hung)
+            {
+                lock (_open)
+                {
+                    _open.Add(inbound); // held open, never read: dropped by Cut, Restore's next Cut or Dispose
+                }
+
                 continue;
             }
 

@@ -26,6 +26,12 @@ public static class FunctionsHost
         }
 
         // A backstop for routes that do not read their body through RequestBody's own, smaller limits.
-        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 1024 * 1024);
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Limits.MaxRequestBodySize = 1024 * 1024;
+            // Our bodies are a few KB: one that has not started flowing at 240 B/s within 3 s is a stalled client,
+            // answered 408 before a webhook's deadline (Kestrel's default grace is 5 s).
+            k.Limits.MinRequestBodyDataRate = new Microsoft.AspNetCore.Server.Kestrel.Core.MinDataRate(240, TimeSpan.FromSeconds(3));
+        });
     }
 }

@@ -58,6 +58,10 @@ public static class RequestBody
             return new(null, Problems.TooLarge(limitBytes));
         }
 
+        // The body is read against the client's own token, not the request deadline: Kestrel's minimum data rate
+        // already cuts off a body that trickles in (408), and cancelling a read in flight leaves Kestrel's body
+        // reader unable to drain the rest of the request.
+        cancellationToken = request.HttpContext.Features.Get<RequestDeadlineFeature>()?.ClientAborted ?? cancellationToken;
         var buffer = ArrayPool<byte>.Shared.Rent(Math.Min(limitBytes + 1, 64 * 1024));
         try
         {
@@ -82,11 +86,25 @@ public static class RequestBody
 
             return new(output.ToArray(), null);
         }
+        catch (BadHttpRequestException ex)
+        {
+            // The client's fault, not ours: a body shorter than its Content-Length, a bad chunk, or data too slow.
+            return new(null, Problems.Create(ex.StatusCode, ex.StatusCode == StatusCodes.Status408RequestTimeout ? "Request timeout" : "Bad request",
+                Unreadable(ex.StatusCode)));
+        }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
     }
+
+    /// <summary>Why a body could not be read, in words for the client (Kestrel's own message names internals).</summary>
+    public static string Unreadable(int status) => status switch
+    {
+        StatusCodes.Status408RequestTimeout => "The request body arrived too slowly.",
+        StatusCodes.Status413PayloadTooLarge => "The request body is too large.",
+        _ => "The request body is incomplete or malformed (it ended before its declared length, or its chunked encoding is invalid).",
+    };
 
     /// <summary>Reads and deserializes a JSON body; unknown members, wrong types and invalid UTF-8 are 400s.</summary>
     public static async Task<(T? Value, ProblemHttpResult? Problem)> ReadJsonAsync<T>(HttpRequest request, CancellationToken cancellationToken)

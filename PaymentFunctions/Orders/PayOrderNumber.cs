@@ -13,6 +13,9 @@ public static class PayOrderNumber
     private const string Alphabet = "abcdefghijklmnopqrstuvwxyz234567";
     public const int OrderIdLength = 24;
 
+    /// <summary>Attempt numbers are 1-3 digits, which keeps a pay_order within 28 characters.</summary>
+    public const int MaxAttempts = 999;
+
     public static string NewOrderId()
     {
         Span<byte> random = stackalloc byte[15];

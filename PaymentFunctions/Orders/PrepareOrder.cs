@@ -43,7 +43,7 @@ public static class PrepareOrderEndpoint
     private static readonly TimeSpan MinimumAttempt = TimeSpan.FromSeconds(30);
 
     public static void MapPrepareOrder(this IEndpointRouteBuilder api) =>
-        api.MapPost("/orders/{orderId}/prepare", HandleAsync).WithName("PrepareOrder");
+        api.MapPost("/orders/{orderId}/prepare", HandleAsync).WithName("PrepareOrder").RequireRateLimiting(RateLimits.PlatformCalls);
 
     public static LaunchData Launch(string client, string payId) => new(
         client == Alipay ? AlipayAppId : WeChatAppId,
@@ -103,9 +103,14 @@ public static class PrepareOrderEndpoint
                 return Problems.Conflict("A payment for this order is being prepared; retry in a moment.");
             }
 
-            if (order.AttemptCount >= 999)
+            if (order.AttemptCount >= PayOrderNumber.MaxAttempts)
             {
                 return Problems.Conflict("The order has run out of payment attempts; create a new one.");
+            }
+
+            if (current is not null && NextAttemptAllowedAt(order, current.CreatedAt) is { } allowed && allowed > now)
+            {
+                return TooSoon(http, allowed - now);
             }
 
             // Claim the next attempt number: the order row's ETag makes two concurrent prepares pick different numbers.
@@ -191,6 +196,34 @@ public static class PrepareOrderEndpoint
         {
             logger.LogWarning(ex, "Could not mark {PayOrder} as failed to prepare", attempt.PayOrder);
         }
+    }
+
+    /// <summary>New attempts that need no spacing: enough for a user who cancels, fails or switches account a few times.</summary>
+    internal const int FreeAttempts = 10;
+
+    /// <summary>
+    /// Anyone holding an order id can ask for a new attempt (a different payer forces one), and the attempt numbers
+    /// are finite. Past the free ones, attempts are spaced so that the numbers left last until the order expires:
+    /// no caller can use them up and leave the order unpayable. Null: no spacing needed.
+    /// </summary>
+    internal static DateTimeOffset? NextAttemptAllowedAt(OrderEntity order, DateTimeOffset lastAttemptAt)
+    {
+        if (order.AttemptCount < FreeAttempts)
+        {
+            return null;
+        }
+
+        var left = PayOrderNumber.MaxAttempts - order.AttemptCount;
+        var remaining = order.ExpiresAt - lastAttemptAt;
+        return left <= 0 || remaining <= TimeSpan.Zero ? null : lastAttemptAt + remaining / left;
+    }
+
+    private static ProblemHttpResult TooSoon(HttpRequest http, TimeSpan wait)
+    {
+        var seconds = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds));
+        http.HttpContext.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return Problems.Create(StatusCodes.Status429TooManyRequests, "Too many requests",
+            $"This order has had many payment attempts; the next one can be prepared in {seconds} s.");
     }
 
     private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;

@@ -1,0 +1,153 @@
+using System.Net.Sockets;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using PaymentFunctions.Tests.Infrastructure;
+
+namespace PaymentFunctions.Tests.Http;
+
+/// <summary>
+/// Bodies that end early, have a broken chunked encoding or arrive too slowly are the client's fault: a 4xx on
+/// every POST route, no stack trace in the log, nothing stored or queued. These need a real Kestrel and raw sockets.
+/// </summary>
+public sealed class UnreadableBodyTests : IAsyncLifetime
+{
+    private readonly PaymentApp _app = new PaymentApp().EnableWeChatPay();
+    private Uri _base = null!;
+
+    public static TheoryData<string, string> PostRoutes => new()
+    {
+        { "/api/orders", "application/json" },
+        { "/api/orders/abcdefghijklmnopqrstuvwx/prepare", "application/json" },
+        { "/api/notify/pyun", "application/x-www-form-urlencoded" },
+        { "/api/notify/wechatpay", "application/json" },
+        { "/api/payscore/orders", "application/json" },
+        { "/api/payscore/orders/query", "application/json" },
+        { "/api/payscore/orders/PS0001/complete", "application/json" },
+        { "/api/payscore/orders/PS0001/cancel", "application/json" },
+    };
+
+    public async ValueTask InitializeAsync()
+    {
+        _app.Settings["Http:WebhookDeadline"] = "00:00:01";
+        await _app.InitializeAsync();
+        _app.UseKestrel(0);
+        _app.StartServer();
+        using var client = _app.CreateClient();
+        _base = client.BaseAddress!;
+    }
+
+    [Theory]
+    [MemberData(nameof(PostRoutes))]
+    public async Task A_body_cut_short_by_a_client_that_hangs_up_logs_no_error_and_queues_nothing(string path, string contentType)
+    {
+        // Nobody is left to answer (Kestrel sees the end of the connection); what matters is what the app does.
+        var response = await SendRawAsync(
+            $"POST {path} HTTP/1.1\r\nHost: localhost\r\nx-functions-key: {PaymentApp.FunctionKey}\r\nContent-Type: {contentType}\r\nContent-Length: 100\r\n\r\n{{\"",
+            halfClose: true);
+        Assert.True(response.Length == 0 || response.StartsWith("HTTP/1.1 400", StringComparison.Ordinal), $"answered: {response}");
+        await AssertNothingHappenedAsync();
+    }
+
+    [Theory]
+    [MemberData(nameof(PostRoutes))]
+    public async Task A_bad_chunk_size_is_a_400(string path, string contentType)
+    {
+        var response = await SendRawAsync(
+            $"POST {path} HTTP/1.1\r\nHost: localhost\r\nx-functions-key: {PaymentApp.FunctionKey}\r\nContent-Type: {contentType}\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\n{{}}\r\n0\r\n\r\n",
+            halfClose: false);
+        Assert.True(response.StartsWith("HTTP/1.1 400", StringComparison.Ordinal), $"answered: {response}");
+        await AssertNothingHappenedAsync();
+    }
+
+    [Fact]
+    public async Task A_pyun_notification_body_shorter_than_its_content_length_is_a_408_in_the_platforms_shape()
+    {
+        var started = DateTimeOffset.UtcNow;
+        var response = await SendRawAsync(
+            "POST /api/notify/pyun HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\napp_id=",
+            halfClose: false);
+        Assert.True(response.StartsWith("HTTP/1.1 408", StringComparison.Ordinal), $"answered: {response}");
+        Assert.Contains("\"code\":\"1400\"", response, StringComparison.Ordinal);
+        Assert.True(DateTimeOffset.UtcNow - started < TimeSpan.FromSeconds(10));
+        await AssertNothingHappenedAsync();
+    }
+
+    [Fact]
+    public async Task An_api_body_shorter_than_its_content_length_is_a_408_problem()
+    {
+        var response = await SendRawAsync(
+            $"POST /api/orders HTTP/1.1\r\nHost: localhost\r\nx-functions-key: {PaymentApp.FunctionKey}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"",
+            halfClose: false);
+        Assert.True(response.StartsWith("HTTP/1.1 408", StringComparison.Ordinal), $"answered: {response}");
+        Assert.Contains("application/problem+json", response, StringComparison.Ordinal);
+        await AssertNothingHappenedAsync();
+    }
+
+    private async Task AssertNothingHappenedAsync()
+    {
+        Assert.Equal(0, await _app.QueueLengthAsync());
+        Assert.DoesNotContain(_app.Logs.Entries, e => e.Level >= LogLevel.Error && Fail(e));
+        Assert.DoesNotContain(_app.Logs.Entries, e => e.Exception is not null && e.Level >= LogLevel.Warning);
+        Assert.DoesNotContain(_app.Logs.Entries, e => e.Message.Contains("   at ", StringComparison.Ordinal));
+    }
+
+    private static bool Fail(LogCapture.Entry e) => throw new Xunit.Sdk.XunitException($"{e.Category} {e.Level}: {e.Message} {e.Exception}");
+
+    /// <summary>Writes the request as given and reads the whole answer (the server closes or the read times out).</summary>
+    private async Task<string> SendRawAsync(string request, bool halfClose)
+    {
+        using var socket = new TcpClient();
+        await socket.ConnectAsync(_base.Host, _base.Port);
+        var stream = socket.GetStream();
+        await stream.WriteAsync(Encoding.UTF8.GetBytes(request));
+        if (halfClose)
+        {
+            socket.Client.Shutdown(SocketShutdown.Send);
+        }
+
+        var buffer = new byte[16 * 1024];
+        var total = 0;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+        try
+        {
+            while (total < buffer.Length)
+            {
+                var read = await stream.ReadAsync(buffer.AsMemory(total), timeout.Token);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                total += read;
+                var text = Encoding.UTF8.GetString(buffer, 0, total);
+                var headerEnd = text.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+                if (headerEnd > 0 && HasWholeBody(text, headerEnd))
+                {
+                    break;
+                }
+            }
+        }
+        catch (IOException)
+        {
+            // The server may reset after answering.
+        }
+
+        return Encoding.UTF8.GetString(buffer, 0, total);
+    }
+
+    private static bool HasWholeBody(string text, int headerEnd)
+    {
+        var headers = text[..headerEnd];
+        var marker = headers.IndexOf("Content-Length: ", StringComparison.OrdinalIgnoreCase);
+        if (marker < 0)
+        {
+            return headers.Contains("Transfer-Encoding: chunked", StringComparison.OrdinalIgnoreCase) ? text.EndsWith("0\r\n\r\n", StringComparison.Ordinal) : true;
+        }
+
+        var end = headers.IndexOf('\r', marker);
+        var length = int.Parse(headers[(marker + 16)..(end < 0 ? headers.Length : end)], System.Globalization.CultureInfo.InvariantCulture);
+        return Encoding.UTF8.GetByteCount(text[(headerEnd + 4)..]) >= length;
+    }
+
+    public async ValueTask DisposeAsync() => await _app.DisposeAsync();
+}
