@@ -87,7 +87,7 @@ public static class WeChatPayNotifyEndpoint
 
     private static JsonHttpResult<FailAnswer> Fail(ILogger logger, int status, string message, string? requestId = null)
     {
-        logger.LogWarning("WeChat Pay callback refused ({Status}): {Reason} {RequestId}", status, message, requestId);
+        logger.LogWarning("WeChat Pay callback refused ({Status}): {Reason} {RequestId}", status, LogValue.Safe(message, 256), LogValue.Safe(requestId));
         return TypedResults.Json(new FailAnswer("FAIL", message), statusCode: status);
     }
 }

@@ -78,7 +78,7 @@ public static class PyunNotifyEndpoint
 
     private static Microsoft.AspNetCore.Http.HttpResults.JsonHttpResult<PyunAnswer> Refuse(ILogger logger, int status, string code, string message)
     {
-        logger.LogWarning("P云 notification refused ({Status} {Code}): {Reason}", status, code, message);
+        logger.LogWarning("P云 notification refused ({Status} {Code}): {Reason}", status, code, LogValue.Safe(message, 256));
         return TypedResults.Json(new PyunAnswer(code, message), statusCode: status);
     }
 }
