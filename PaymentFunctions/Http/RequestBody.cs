@@ -24,6 +24,9 @@ public static class RequestBody
     public static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web)
     {
         UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
+        // "Last wins" would let two readers of one body see different values; a repeated key is refused at
+        // every depth, in typed members, dictionaries and JsonElement members (e.g. extra) alike.
+        AllowDuplicateProperties = false,
         AllowTrailingCommas = false,
         ReadCommentHandling = JsonCommentHandling.Disallow,
         MaxDepth = 16,
@@ -128,10 +131,84 @@ public static class RequestBody
         }
         catch (JsonException ex)
         {
+            // A repeated key is named by its full path; the serializer's own path stops at a JsonElement member.
+            if (FindDuplicateKey(body.Bytes) is { } duplicate)
+            {
+                return (null, Problems.BadRequest($"The request body is not valid at {duplicate}: '{duplicate[(duplicate.StartsWith("$.", StringComparison.Ordinal) ? 2 : 1)..]}' appears more than once."));
+            }
+
             // The path says which member is wrong; the message text is the framework's and names only types.
             var where = string.IsNullOrEmpty(ex.Path) || ex.Path == "$" ? "the body" : ex.Path;
             return (null, Problems.BadRequest($"The request body is not valid at {where}: {Describe(ex)}"));
         }
+    }
+
+    /// <summary>
+    /// The path (<c>$.a.b[0].c</c>) of the first key that occurs twice in one JSON object, compared after
+    /// unescaping; null when there is none or the text is not well-formed JSON.
+    /// </summary>
+    public static string? FindDuplicateKey(ReadOnlySpan<byte> json)
+    {
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow });
+        var containers = new Stack<Container>();
+        try
+        {
+            while (reader.Read())
+            {
+                switch (reader.TokenType)
+                {
+                    case JsonTokenType.PropertyName:
+                        var current = containers.Peek();
+                        var name = reader.GetString()!;
+                        current.Member = current.Path + Segment(name);
+                        if (!current.Names!.Add(name))
+                        {
+                            return current.Member;
+                        }
+
+                        continue;
+                    case JsonTokenType.EndObject or JsonTokenType.EndArray:
+                        containers.Pop();
+                        continue;
+                }
+
+                var path = "$";
+                if (containers.TryPeek(out var parent))
+                {
+                    path = parent.Names is null ? $"{parent.Path}[{++parent.Index}]" : parent.Member!;
+                }
+
+                if (reader.TokenType == JsonTokenType.StartObject)
+                {
+                    containers.Push(new Container(path, new HashSet<string>(StringComparer.Ordinal)));
+                }
+                else if (reader.TokenType == JsonTokenType.StartArray)
+                {
+                    containers.Push(new Container(path, null));
+                }
+            }
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
+        {
+            // Malformed JSON or invalid UTF-8: the serializer's own error describes it.
+        }
+
+        return null;
+    }
+
+    private static string Segment(string name)
+    {
+        var clipped = name.Length <= 32 ? name : name[..32] + "…";
+        return name.Length > 0 && name.All(c => char.IsAsciiLetterOrDigit(c) || c == '_') ? "." + clipped : $"['{clipped.Replace("'", "\\'", StringComparison.Ordinal)}']";
+    }
+
+    /// <summary>An object (with the names seen so far and the current member's path) or an array (with its index).</summary>
+    private sealed class Container(string path, HashSet<string>? names)
+    {
+        public string Path { get; } = path;
+        public HashSet<string>? Names { get; } = names;
+        public string? Member { get; set; }
+        public int Index { get; set; } = -1;
     }
 
     private static string Describe(JsonException ex)
@@ -142,6 +219,12 @@ public static class RequestBody
         }
 
         var message = ex.Message;
+        if (message.Contains("Duplicate propert", StringComparison.Ordinal))
+        {
+            // Member names are matched case-insensitively, so "amount" and "Amount" are the same member.
+            return "a member appears more than once (member names are not case-sensitive).";
+        }
+
         if (message.Contains("could not be mapped", StringComparison.Ordinal))
         {
             return "it has a member this API does not accept.";

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using PaymentFunctions.Http;
 using PaymentFunctions.WeChatPay;
@@ -62,6 +63,12 @@ public static class CompleteCancelPayScoreOrderEndpoints
             return Problems.NotFound("No such Pay Score order.");
         }
 
+        errors = PayScoreValidation.ValidateCompleteAgainst(CreatedWith(order), wechat);
+        if (errors.Count > 0)
+        {
+            return PayScoreHttp.Invalid(errors);
+        }
+
         if (order.State != PayScoreStates.Doing || order.StateDescription != PayScoreStates.UserConfirm)
         {
             return Problems.Conflict(order.State == PayScoreStates.Created
@@ -106,9 +113,13 @@ public static class CompleteCancelPayScoreOrderEndpoints
             return Problems.NotFound("No such Pay Score order.");
         }
 
-        if (PayScoreProgress.IsFinal(order) || order.StateDescription == PayScoreStates.MchComplete)
+        // WeChat cancels CREATED, DOING/USER_CONFIRM and DOING/MCH_COMPLETE while the collection is USER_PAYING
+        // (spec §5.3); a final order cannot be cancelled: DONE was paid (refund it instead), REVOKED/EXPIRED are over.
+        if (PayScoreProgress.IsFinal(order))
         {
-            return Problems.Conflict($"The order is {order.State}; only a CREATED or confirmed order can be cancelled.");
+            return Problems.Conflict(order.State == PayScoreStates.Done
+                ? "The order is DONE (paid); WeChat Pay cancels only CREATED or DOING orders, so refund it instead."
+                : $"The order is {order.State}; WeChat Pay cancels only CREATED or DOING orders.");
         }
 
         var logger = loggers.CreateLogger("CancelPayScoreOrder");
@@ -126,4 +137,8 @@ public static class CompleteCancelPayScoreOrderEndpoints
             "wechatpay.cancel", null, clock.GetUtcNow(), cancellationToken);
         return TypedResults.Ok(PayScoreOrderView.From(applied.Order));
     }
+
+    /// <summary>The create request as it was sent to WeChat (stored with the order).</summary>
+    private static CreateServiceOrderRequest? CreatedWith(PayScoreOrderEntity order) =>
+        string.IsNullOrEmpty(order.CreateRequest) ? null : JsonSerializer.Deserialize<CreateServiceOrderRequest>(order.CreateRequest, WeChatPayJson.Options);
 }

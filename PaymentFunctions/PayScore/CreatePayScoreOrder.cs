@@ -64,32 +64,13 @@ public static class CreatePayScoreOrderEndpoint
         var fingerprint = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(body)));
         var outOrderNo = wechat.OutOrderNo;
 
-        // Claim the number first (insert-if-absent), so two different requests can never both reach WeChat.
-        var claimed = false;
-        var order = await processor.GetAsync(outOrderNo, cancellationToken);
-        if (order is null)
+        // Claim the number first (insert-if-absent): only the request holding the claim calls WeChat, so parallel
+        // identical requests make one WeChat call and one 201; the others wait for its outcome and answer 200.
+        var (order, response) = await ClaimAsync(storage, processor, outOrderNo, fingerprint, body, PayScoreHttp.Options(context).RequestTimeout,
+            clock, cancellationToken);
+        if (response is not null)
         {
-            order = new PayScoreOrderEntity { PartitionKey = outOrderNo, Fingerprint = fingerprint, CreateRequest = body, CreatedAt = clock.GetUtcNow(), UpdatedAt = clock.GetUtcNow() };
-            try
-            {
-                var added = await storage.PayScoreOrders.AddEntityAsync(order, cancellationToken);
-                order.ETag = added.Headers.ETag ?? ETag.All;
-                claimed = true;
-            }
-            catch (RequestFailedException ex) when (ex.Status == 409)
-            {
-                order = (await processor.GetAsync(outOrderNo, cancellationToken))!;
-            }
-        }
-
-        if (order.Fingerprint != fingerprint)
-        {
-            return Problems.Conflict($"outOrderNo '{outOrderNo}' already names a different Pay Score order.");
-        }
-
-        if (order.IsCreated)
-        {
-            return TypedResults.Ok(PayScoreOrderView.From(order, withLaunch: true));
+            return response;
         }
 
         PayScoreServiceOrder created;
@@ -99,27 +80,96 @@ public static class CreatePayScoreOrderEndpoint
         }
         catch (WeChatPayException ex)
         {
-            if (claimed)
-            {
-                // Nothing was created at WeChat: leave no trace, so a corrected request may use the number.
-                await TryDeleteAsync(storage, order, logger);
-            }
-
+            // Nothing was created at WeChat: leave no trace, so a corrected request may use the number.
+            await TryDeleteAsync(storage, order!, logger);
             return PayScoreHttp.FromWeChat(ex, logger, "create");
         }
 
         if (string.IsNullOrEmpty(created.Package))
         {
             logger.LogError("WeChat Pay created {OutOrderNo} without a package", outOrderNo);
+            await TryDeleteAsync(storage, order!, logger); // release the claim: an identical retry may ask WeChat again at once
             return Problems.BadGateway("WeChat Pay created the order but returned no package for the mini program.");
         }
 
-        order = await RecordCreatedAsync(storage, processor, outOrderNo, created, clock, cancellationToken);
+        var (recorded, byUs) = await RecordCreatedAsync(storage, processor, outOrderNo, created, clock, cancellationToken);
+        if (!byUs)
+        {
+            // Our claim had gone stale and another request took it over and recorded the same order first.
+            return TypedResults.Ok(PayScoreOrderView.From(recorded, withLaunch: true));
+        }
+
         logger.LogInformation("Pay Score order {OutOrderNo} created at WeChat Pay as {OrderId}", outOrderNo, created.OrderId);
-        return TypedResults.Created($"/api/payscore/orders/{Uri.EscapeDataString(outOrderNo)}", PayScoreOrderView.From(order, withLaunch: true));
+        return TypedResults.Created($"/api/payscore/orders/{Uri.EscapeDataString(outOrderNo)}", PayScoreOrderView.From(recorded, withLaunch: true));
     }
 
-    private static async Task<PayScoreOrderEntity> RecordCreatedAsync(StorageResources storage, PayScoreProcessor processor, string outOrderNo,
+    /// <summary>
+    /// Takes the claim on <paramref name="outOrderNo"/> (the order row, not yet created at WeChat), or answers for
+    /// the request that holds it: 409 for a different request, 200 once the holder has recorded the order. A claim
+    /// older than twice the WeChat request timeout belongs to a request that died; it is taken over, which is
+    /// safe because WeChat answers an identical re-create with the same order.
+    /// </summary>
+    private static async Task<(PayScoreOrderEntity? Claim, Results<Created<PayScoreOrderView>, Ok<PayScoreOrderView>, ProblemHttpResult>? Answer)> ClaimAsync(
+        StorageResources storage, PayScoreProcessor processor, string outOrderNo, string fingerprint, string body, TimeSpan requestTimeout,
+        TimeProvider clock, CancellationToken cancellationToken)
+    {
+        var waitingSince = clock.GetTimestamp();
+        for (var round = 1; ; round++)
+        {
+            var now = clock.GetUtcNow();
+            var order = await processor.GetAsync(outOrderNo, cancellationToken);
+            if (order is null)
+            {
+                order = new PayScoreOrderEntity { PartitionKey = outOrderNo, Fingerprint = fingerprint, CreateRequest = body, CreatedAt = now, UpdatedAt = now };
+                try
+                {
+                    var added = await storage.PayScoreOrders.AddEntityAsync(order, cancellationToken);
+                    order.ETag = added.Headers.ETag ?? ETag.All;
+                    return (order, null);
+                }
+                catch (RequestFailedException ex) when (ex.Status == 409)
+                {
+                    continue; // another request claimed it first: read what it claimed
+                }
+            }
+
+            if (order.Fingerprint != fingerprint)
+            {
+                return (null, Problems.Conflict($"outOrderNo '{outOrderNo}' already names a different Pay Score order."));
+            }
+
+            if (order.IsCreated)
+            {
+                return (null, TypedResults.Ok(PayScoreOrderView.From(order, withLaunch: true)));
+            }
+
+            if (now - order.UpdatedAt >= requestTimeout * 2)
+            {
+                order.UpdatedAt = now;
+                try
+                {
+                    var updated = await storage.PayScoreOrders.UpdateEntityAsync(order, order.ETag, TableUpdateMode.Merge, cancellationToken);
+                    order.ETag = updated.Headers.ETag ?? ETag.All;
+                    return (order, null);
+                }
+                catch (RequestFailedException ex) when (ex.Status is 404 or 412)
+                {
+                    continue; // recorded, released or taken over meanwhile: read again
+                }
+            }
+
+            // The holder is talking to WeChat right now: wait for its outcome, as long as its call may take.
+            if (clock.GetElapsedTime(waitingSince) > requestTimeout)
+            {
+                return (null, Problems.Conflict($"Pay Score order '{outOrderNo}' is being created at WeChat Pay by an identical request; retry in a moment."));
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(25 * round, 250)), clock, cancellationToken);
+        }
+    }
+
+    /// <summary>Records WeChat's answer on the claimed row; <c>ByUs</c> is false when another request recorded it first.</summary>
+    private static async Task<(PayScoreOrderEntity Order, bool ByUs)> RecordCreatedAsync(StorageResources storage, PayScoreProcessor processor, string outOrderNo,
         PayScoreServiceOrder created, TimeProvider clock, CancellationToken cancellationToken)
     {
         for (var round = 0; ; round++)
@@ -127,7 +177,7 @@ public static class CreatePayScoreOrderEndpoint
             var order = (await processor.GetAsync(outOrderNo, cancellationToken))!;
             if (order.IsCreated)
             {
-                return order; // a concurrent identical request recorded it
+                return (order, false); // a concurrent identical request recorded it
             }
 
             order.State = created.State ?? PayScoreStates.Created;
@@ -151,7 +201,7 @@ public static class CreatePayScoreOrderEndpoint
                 if (await OrderStore.SubmitAsync(storage.PayScoreOrders,
                         [new(TableTransactionActionType.UpdateMerge, order, order.ETag), new(TableTransactionActionType.Add, timeline)], cancellationToken))
                 {
-                    return order;
+                    return (order, true);
                 }
             }
             catch (ConcurrencyException) when (round < 10)

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Azure;
 using Azure.Data.Tables;
 using PaymentFunctions.WeChatPay;
@@ -60,7 +61,10 @@ public static class PayScoreProgress
     public static bool IsFinal(PayScoreOrderEntity e) => e.State is PayScoreStates.Done or PayScoreStates.Revoked or PayScoreStates.Expired;
 }
 
-/// <summary>The Pay Score order as our API shows it, in camelCase mirroring WeChat's names.</summary>
+/// <summary>
+/// The Pay Score order as our API shows it, in camelCase mirroring WeChat's names. <c>openBusinessView</c> is
+/// only in create answers; the others leave it out rather than send null.
+/// </summary>
 public sealed record PayScoreOrderView(
     string OutOrderNo,
     string State,
@@ -71,7 +75,7 @@ public sealed record PayScoreOrderView(
     long? TotalAmount,
     long? PaidAmount,
     string? TransactionId,
-    PayScoreMiniProgramLaunch? OpenBusinessView)
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] PayScoreMiniProgramLaunch? OpenBusinessView)
 {
     public static PayScoreOrderView From(PayScoreOrderEntity e, bool withLaunch = false) => new(
         e.PartitionKey, e.State, NullIfEmpty(e.StateDescription), NullIfEmpty(e.CollectionState), PayScoreProgress.IsConfirmed(e),

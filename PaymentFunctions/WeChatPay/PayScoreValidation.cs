@@ -106,8 +106,25 @@ public static partial class PayScoreValidation
             TimeRange(errors, request.TimeRange, startRequired: false);
         }
 
-        Location(errors, request.Location);
+        // Whether end_location may be sent depends on what the order was created with: ValidateCompleteAgainst.
+        Location(errors, request.Location, endNeedsStart: false);
         Text(errors, "goods_tag", request.GoodsTag, 32, required: false);
+        return errors;
+    }
+
+    /// <summary>
+    /// The complete rules that depend on the order's create request (spec §5.1/§5.5): an end location is only
+    /// allowed once there is a start location, given at create or in this complete request.
+    /// </summary>
+    public static IReadOnlyList<string> ValidateCompleteAgainst(CreateServiceOrderRequest? created, CompleteServiceOrderRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var errors = new List<string>();
+        if (request.Location?.EndLocation is not null && request.Location.StartLocation is null && created?.Location?.StartLocation is null)
+        {
+            errors.Add("location.end_location: is only allowed when the order was created with location.start_location, or together with start_location.");
+        }
+
         return errors;
     }
 
@@ -238,7 +255,7 @@ public static partial class PayScoreValidation
         Text(errors, "time_range.end_time_remark", range.EndTimeRemark, 20, required: false);
     }
 
-    private static void Location(List<string> errors, PayScoreLocation? location)
+    private static void Location(List<string> errors, PayScoreLocation? location, bool endNeedsStart = true)
     {
         if (location is null)
         {
@@ -247,7 +264,7 @@ public static partial class PayScoreValidation
 
         Text(errors, "location.start_location", location.StartLocation, 50, required: false);
         Text(errors, "location.end_location", location.EndLocation, 50, required: false);
-        if (location.EndLocation is not null && location.StartLocation is null)
+        if (endNeedsStart && location.EndLocation is not null && location.StartLocation is null)
         {
             errors.Add("location.end_location: is only allowed together with start_location.");
         }

@@ -53,8 +53,13 @@ public static class FakeWeChatPayEndpoints
             authorization.Length == 0 ? null : authorization, request.Headers[WeChatPaySignatureHeaders.SerialHeader].FirstOrDefault()));
 
         var answer = CheckHeaders(request, body)
-            ?? CheckAuthorization(state, request.Method, target, authorization, body)
-            ?? (state.TryTakeFailure(out var failure) ? Error(failure.Status, failure.Code, failure.Message) : null);
+            ?? CheckAuthorization(state, request.Method, target, authorization, body);
+        if (answer is null && state.TryTakeDelay(out var delay))
+        {
+            await Task.Delay(delay, context.RequestAborted);
+        }
+
+        answer ??= state.TryTakeFailure(out var failure) ? Error(failure.Status, failure.Code, failure.Message) : null;
         if (answer is null)
         {
             JsonObject? json = null;
@@ -260,6 +265,25 @@ public static class FakeWeChatPayEndpoints
                 || FakeWeChatPayState.Text(data, "state_description") != PayScoreStates.UserConfirm)
             {
                 return Error(HttpStatusCode.BadRequest, "INVALID_ORDER_STATE", "订单状态不正确，不支持完结");
+            }
+
+            // 填写了服务开始地点，才能填写服务结束地点: at create, or in this complete request.
+            var location = body["location"] as JsonObject;
+            var startLocation = FakeWeChatPayState.Text(location, "start_location") ?? FakeWeChatPayState.Text(data["location"] as JsonObject, "start_location");
+            if (FakeWeChatPayState.Text(location, "end_location") is not null && startLocation is null)
+            {
+                return Error(HttpStatusCode.BadRequest, "PARAM_ERROR", "填写了服务开始地点，才能填写服务结束地点");
+            }
+
+            if (location is not null)
+            {
+                var merged = (JsonObject?)data["location"]?.DeepClone() ?? [];
+                foreach (var (name, value) in location)
+                {
+                    merged[name] = value?.DeepClone();
+                }
+
+                data["location"] = merged;
             }
 
             data["post_payments"] = payments.DeepClone();

@@ -31,6 +31,7 @@ public sealed class FakeWeChatPayState : IDisposable
     private readonly Dictionary<string, FakeOrder> _orders = new(StringComparer.Ordinal);
     private readonly Dictionary<string, RSA> _signingKeys = new(StringComparer.OrdinalIgnoreCase);
     private readonly ConcurrentQueue<(HttpStatusCode Status, string Code, string Message)> _failures = new();
+    private readonly ConcurrentQueue<TimeSpan> _delays = new();
     private readonly byte[] _apiV3Key;
     private long _sequence = 1_000;
     private int _corruptSignatures;
@@ -77,6 +78,9 @@ public sealed class FakeWeChatPayState : IDisposable
 
     /// <summary>The next API call (after its signature is checked) answers this error instead; calls queue up in order.</summary>
     public void FailNext(HttpStatusCode status, string code, string message) => _failures.Enqueue((status, code, message));
+
+    /// <summary>The next API call (after its signature is checked) is held this long before it is handled, like a slow WeChat.</summary>
+    public void DelayNext(TimeSpan delay) => _delays.Enqueue(delay);
 
     public void FailNextWithRateLimit() => FailNext(HttpStatusCode.TooManyRequests, "RATELIMIT_EXCEEDED", "请求超过频率限制");
 
@@ -265,6 +269,8 @@ public sealed class FakeWeChatPayState : IDisposable
             [WeChatPaySignatureHeaders.SerialHeader] = serial,
         };
     }
+
+    internal bool TryTakeDelay(out TimeSpan delay) => _delays.TryDequeue(out delay);
 
     internal bool TryTakeFailure(out (HttpStatusCode Status, string Code, string Message) failure) => _failures.TryDequeue(out failure);
 
