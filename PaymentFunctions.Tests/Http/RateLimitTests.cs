@@ -123,3 +123,33 @@ public sealed class AttemptBudgetTests : IAsyncLifetime
 
     public ValueTask DisposeAsync() => _app.DisposeAsync();
 }
+
+/// <summary>Polling a Pay Score order by our own number asks WeChat at most once per interval.</summary>
+public sealed class PayScoreQueryThrottleTests : IAsyncLifetime
+{
+    private readonly PaymentApp _app = new PaymentApp().EnableWeChatPay();
+
+    public ValueTask InitializeAsync() => _app.InitializeAsync();
+
+    [Fact]
+    public async Task Twenty_polls_within_the_interval_make_one_wechat_call_and_the_next_interval_another()
+    {
+        var outOrderNo = PayScoreApi.NewOutOrderNo();
+        await _app.CreatePayScoreOrderAsync(outOrderNo);
+        int Queries() => _app.WeChat!.State.Requests.Count(r => r.Method == "GET" && r.Target.Contains(outOrderNo, StringComparison.Ordinal));
+
+        for (var i = 0; i < 20; i++)
+        {
+            var view = await _app.QueryAsync(outOrderNo: outOrderNo);
+            Assert.Equal("CREATED", view.State);
+        }
+
+        Assert.Equal(1, Queries());
+
+        _app.Clock.Advance(TimeSpan.FromSeconds(5));
+        await _app.QueryAsync(outOrderNo: outOrderNo);
+        Assert.Equal(2, Queries());
+    }
+
+    public ValueTask DisposeAsync() => _app.DisposeAsync();
+}

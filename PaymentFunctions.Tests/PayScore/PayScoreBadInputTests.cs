@@ -159,7 +159,11 @@ public sealed class PayScoreBadInputTests(PayScoreAppFixture fixture) : IClassFi
 
         Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
         Assert.Equal("SYSTEM_ERROR", (await response.ProblemAsync()).GetProperty("weChatCode").GetString());
-        Assert.Equal(before!.ETag, (await StoredAsync(outOrderNo))!.ETag);
+        // Only the query claim (LastQueryAt, which throttles WeChat calls) was written; the order itself is unchanged.
+        var after = (await StoredAsync(outOrderNo))!;
+        Assert.Equal((before!.State, before.StateDescription, before.CollectionState, before.TotalAmount, before.PaidAmount, before.UpdatedAt),
+            (after.State, after.StateDescription, after.CollectionState, after.TotalAmount, after.PaidAmount, after.UpdatedAt));
+        Assert.NotNull(after.LastQueryAt);
     }
 
     [Fact]

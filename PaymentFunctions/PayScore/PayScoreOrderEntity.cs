@@ -31,6 +31,8 @@ public sealed class PayScoreOrderEntity : ITableEntity
     public string? TransactionId { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }
+    /// <summary>When a query by <c>outOrderNo</c> last asked WeChat; claimed with the row's ETag, so one caller asks per interval.</summary>
+    public DateTimeOffset? LastQueryAt { get; set; }
 
     public bool IsCreated => State.Length > 0;
 }

@@ -28,6 +28,30 @@ public sealed class PayScoreProcessor(StorageResources storage, TimeProvider clo
         return row.HasValue ? row.Value : null;
     }
 
+    /// <summary>
+    /// True when the caller may ask WeChat about this order now: it is not final, nobody asked within the interval,
+    /// and we won the conditional write of <c>LastQueryAt</c> (a 412 means someone else just asked or wrote).
+    /// </summary>
+    public async Task<bool> TryClaimQueryAsync(PayScoreOrderEntity order, TimeSpan interval, CancellationToken cancellationToken)
+    {
+        var now = clock.GetUtcNow();
+        if (PayScoreProgress.IsFinal(order) || (order.LastQueryAt is { } last && now - last < interval))
+        {
+            return false;
+        }
+
+        var claim = new TableEntity(order.PartitionKey, OrderRows.Order) { [nameof(PayScoreOrderEntity.LastQueryAt)] = now };
+        try
+        {
+            await storage.PayScoreOrders.UpdateEntityAsync(claim, order.ETag, TableUpdateMode.Merge, cancellationToken);
+            return true;
+        }
+        catch (Azure.RequestFailedException ex) when (ex.Status == 412)
+        {
+            return false;
+        }
+    }
+
     /// <param name="eventId">The callback's <c>id</c>; null for an answer to our own call.</param>
     public async Task<PayScoreProcessResult> ApplyAsync(PayScoreServiceOrder observed, string source, string? eventId, DateTimeOffset receivedAt, CancellationToken cancellationToken)
     {

@@ -39,9 +39,15 @@ public static class QueryPayScoreOrderEndpoint
 
         if (request.OutOrderNo is not null)
         {
-            if (!PayScoreValidation.IsValidOutOrderNo(request.OutOrderNo) || await processor.GetAsync(request.OutOrderNo, cancellationToken) is not { IsCreated: true })
+            if (!PayScoreValidation.IsValidOutOrderNo(request.OutOrderNo) || await processor.GetAsync(request.OutOrderNo, cancellationToken) is not { IsCreated: true } stored)
             {
                 return Problems.NotFound("No such Pay Score order.");
+            }
+
+            // Polling by our own number asks WeChat at most once per interval; callbacks keep the stored state current between.
+            if (!await processor.TryClaimQueryAsync(stored, PayScoreHttp.Options(context).QueryInterval, cancellationToken))
+            {
+                return TypedResults.Ok(PayScoreOrderView.From(stored));
             }
         }
 

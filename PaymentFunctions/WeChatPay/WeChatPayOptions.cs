@@ -61,6 +61,9 @@ public sealed class WeChatPayOptions
 
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>At most one WeChat query per Pay Score order per interval, however often the mini program polls by <c>outOrderNo</c>.</summary>
+    public TimeSpan QueryInterval { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>The parsed <see cref="Mode"/>; only meaningful once the options validated.</summary>
     public WeChatPayMode ParsedMode =>
         Enum.TryParse<WeChatPayMode>(Mode, ignoreCase: true, out var mode) && Enum.IsDefined(mode) ? mode : WeChatPayMode.Direct;
@@ -108,6 +111,11 @@ internal sealed partial class WeChatPayOptionsValidator : IValidateOptions<WeCha
         if (o.RequestTimeout <= TimeSpan.Zero)
         {
             errors.Add($"Setting '{S}:RequestTimeout' must be a positive duration such as 00:00:10.");
+        }
+
+        if (o.QueryInterval < TimeSpan.Zero)
+        {
+            errors.Add($"Setting '{S}:QueryInterval' must be a duration such as 00:00:05 (zero: ask WeChat on every query).");
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
