@@ -59,7 +59,7 @@ public sealed class PyunClient(HttpClient http, IOptions<PyunOptions> options, I
             parameters["payer"] = request.Payer;
         }
 
-        parameters["sign"] = PyunSignature.Sign(parameters, _options.AppSecret);
+        parameters["sign"] = SignOrRefuse(parameters, "trade prepare");
         using var content = new FormUrlEncodedContent(parameters!);
         using var json = await SendAsync(new HttpRequestMessage(HttpMethod.Post, PreparePath) { Content = content }, "trade prepare", cancellationToken);
         var root = json.RootElement;
@@ -84,7 +84,7 @@ public sealed class PyunClient(HttpClient http, IOptions<PyunOptions> options, I
             ["merchant"] = _options.Merchant,
             ["pay_order"] = payOrder,
         };
-        parameters["sign"] = PyunSignature.Sign(parameters, _options.AppSecret);
+        parameters["sign"] = SignOrRefuse(parameters, "trade query");
         var query = string.Join('&', parameters.Select(p => $"{p.Key}={Uri.EscapeDataString(p.Value!)}"));
         using var json = await SendAsync(new HttpRequestMessage(HttpMethod.Get, $"{QueryPath}?{query}"), "trade query", cancellationToken);
         var root = json.RootElement;
@@ -116,6 +116,21 @@ public sealed class PyunClient(HttpClient http, IOptions<PyunOptions> options, I
         }
 
         return new PyunQueryAnswer(result, code);
+    }
+
+    /// <summary>
+    /// Signs our own request, refusing (before anything is sent) a parameter the sign string cannot carry
+    /// unambiguously. Order fields are validated when the order is created, so this is the last line only.
+    /// </summary>
+    private string SignOrRefuse(Dictionary<string, string?> parameters, string what)
+    {
+        if (PyunSignature.FirstUnsignable(parameters) is { } name)
+        {
+            logger.LogError("P云 {What} not sent: parameter {Parameter} contains '&' or '='", what, name);
+            throw new PyunException($"P云 {what} was not sent: parameter '{name}' contains '&' or '=', which P云's sign string cannot carry.");
+        }
+
+        return PyunSignature.Sign(parameters, _options.AppSecret);
     }
 
     private async Task<JsonDocument> SendAsync(HttpRequestMessage request, string what, CancellationToken cancellationToken)

@@ -35,6 +35,10 @@ internal sealed class PyunOptionsValidator : IValidateOptions<PyunOptions>
         Require(errors, "Pyun:AppSecret", o.AppSecret, "the app_secret P云 issued (a Key Vault reference in Azure)");
         Require(errors, "Pyun:Merchant", o.Merchant, "the car-park merchant number, e.g. 6262666666");
         RequireUrl(errors, "Pyun:NotifyUrl", o.NotifyUrl);
+        // These go into every signed request as raw values; '&' or '=' (e.g. a notify URL with ?code=) cannot be signed.
+        Signable(errors, "Pyun:AppId", o.AppId);
+        Signable(errors, "Pyun:Merchant", o.Merchant);
+        Signable(errors, "Pyun:NotifyUrl", o.NotifyUrl);
         Positive(errors, "Pyun:AttemptLifetime", o.AttemptLifetime);
         Positive(errors, "Pyun:QueryInterval", o.QueryInterval);
         Positive(errors, "Pyun:RequestTimeout", o.RequestTimeout);
@@ -56,6 +60,14 @@ internal sealed class PyunOptionsValidator : IValidateOptions<PyunOptions>
             errors.Add(string.IsNullOrWhiteSpace(value)
                 ? $"Setting '{key}' is missing: expected an absolute http(s) URL."
                 : $"Setting '{key}' is malformed: expected an absolute http(s) URL.");
+        }
+    }
+
+    private static void Signable(List<string> errors, string key, string value)
+    {
+        if (!PyunSignature.IsSignable(value))
+        {
+            errors.Add($"Setting '{key}' is malformed: it must not contain '&' or '=', which P云's signature cannot carry.");
         }
     }
 
