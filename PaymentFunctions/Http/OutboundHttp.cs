@@ -1,3 +1,5 @@
+using System.Net;
+
 namespace PaymentFunctions.Http;
 
 /// <summary>Calls to a payment platform: a per-call timeout, and transport failures turned into the platform's own exception.</summary>
@@ -19,4 +21,15 @@ public static class OutboundHttp
             throw unreachable(ex);
         }
     }
+
+    /// <summary>
+    /// True for localhost and IP literals in 127.0.0.0/8 or ::1: the only places plain http may reach a platform
+    /// (the fakes on this machine). <see cref="Uri"/> already canonicalizes the host name "loopback" to localhost.
+    /// </summary>
+    public static bool IsLoopback(Uri uri) => uri.HostNameType switch
+    {
+        UriHostNameType.Dns => string.Equals(uri.Host, "localhost", StringComparison.OrdinalIgnoreCase),
+        UriHostNameType.IPv4 or UriHostNameType.IPv6 => IPAddress.TryParse(uri.DnsSafeHost, out var ip) && IPAddress.IsLoopback(ip),
+        _ => false,
+    };
 }

@@ -97,22 +97,64 @@ public sealed class PyunClient(HttpClient http, IOptions<PyunOptions> options, I
         }
 
         // Two layouts are in use: flat (documented) and inside "payload" (newer). Numbers may be strings.
+        // Nothing is assumed: every field a decision rests on must be there, readable, and about what we asked.
         var data = root.TryGetProperty("payload", out var payload) && payload.ValueKind == JsonValueKind.Object ? payload : root;
-        var returnedPayOrder = ReadString(data, "pay_order") ?? payOrder;
-        if (returnedPayOrder != payOrder ||
-            !PyunTradeResult.TryStatus(ReadString(data, "status"), out var status) ||
-            !PyunTradeResult.TryFen(ReadString(data, "value") ?? "0", out var value))
+        var seqNo = ReadString(root, "seqno");
+        PyunException Unreadable(string why)
         {
-            throw new PyunException("P云 trade query answered a result we cannot read.", code, ReadString(root, "seqno"));
+            logger.LogWarning("P云 trade query for {PayOrder} answered something we cannot read: {Reason} (seqno {SeqNo})", payOrder, why, seqNo);
+            return new PyunException($"P云 trade query answered something we cannot read: {why}", code, seqNo);
         }
 
-        DateTimeOffset? tradeTime = DateTimeOffset.TryParse(ReadString(data, "trade_time"), CultureInfo.InvariantCulture,
-            DateTimeStyles.AssumeUniversal, out var t) ? t : null;
+        var returnedPayOrder = ReadString(data, "pay_order");
+        if (string.IsNullOrEmpty(returnedPayOrder))
+        {
+            throw Unreadable("pay_order is missing.");
+        }
+
+        if (returnedPayOrder != payOrder)
+        {
+            throw Unreadable("pay_order is not the one we asked about.");
+        }
+
+        if (ReadString(data, "merchant") is { } merchant && merchant != _options.Merchant)
+        {
+            throw Unreadable("merchant is not ours.");
+        }
+
+        if (!PyunTradeResult.TryStatus(ReadString(data, "status"), out var status))
+        {
+            throw Unreadable("status is missing or not 1, 0 or -1.");
+        }
+
+        if (!PyunTradeResult.TryFen(ReadString(data, "value"), out var value))
+        {
+            throw Unreadable("value is missing or not a whole number of fen.");
+        }
+
+        DateTimeOffset? tradeTime = null;
+        if (ReadString(data, "trade_time") is { Length: > 0 } timeText)
+        {
+            // The query documents ISO-8601 UTC; the notification's epoch milliseconds are not documented here.
+            if (!PyunTradeResult.TryIsoTime(timeText, out var t))
+            {
+                throw Unreadable("trade_time is not an ISO-8601 time with an offset.");
+            }
+
+            tradeTime = t;
+        }
+
         var result = new PyunTradeResult(payOrder, status, value, Blank(ReadString(data, "pay_serial")), Blank(ReadString(data, "channel")),
             Blank(ReadString(data, "trade_no")), tradeTime, null, Blank(ReadString(data, "payer")));
         if (status == PyunTradeResult.Success && result.PaySerial is null)
         {
-            throw new PyunException("P云 trade query reported a payment without pay_serial.", code, ReadString(root, "seqno"));
+            throw Unreadable("a payment without pay_serial.");
+        }
+
+        if (status == PyunTradeResult.Success && tradeTime is null)
+        {
+            // Dating it "now" could misjudge a late payment either way.
+            throw Unreadable("a payment without trade_time.");
         }
 
         return new PyunQueryAnswer(result, code);

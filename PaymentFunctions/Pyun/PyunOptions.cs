@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using PaymentFunctions.Http;
 
 namespace PaymentFunctions.Pyun;
 
@@ -30,7 +31,7 @@ internal sealed class PyunOptionsValidator : IValidateOptions<PyunOptions>
     public ValidateOptionsResult Validate(string? name, PyunOptions o)
     {
         var errors = new List<string>();
-        RequireUrl(errors, "Pyun:BaseUrl", o.BaseUrl);
+        RequireUrl(errors, "Pyun:BaseUrl", o.BaseUrl, httpOnLoopbackOnly: true);
         Require(errors, "Pyun:AppId", o.AppId, "the app_id P云 issued, e.g. op1234567723122");
         Require(errors, "Pyun:AppSecret", o.AppSecret, "the app_secret P云 issued (a Key Vault reference in Azure)");
         Require(errors, "Pyun:Merchant", o.Merchant, "the car-park merchant number, e.g. 6262666666");
@@ -53,13 +54,18 @@ internal sealed class PyunOptionsValidator : IValidateOptions<PyunOptions>
         }
     }
 
-    internal static void RequireUrl(List<string> errors, string key, string value)
+    /// <param name="httpOnLoopbackOnly">For URLs we call: signed requests and answers we act on must not travel in clear text.</param>
+    internal static void RequireUrl(List<string> errors, string key, string value, bool httpOnLoopbackOnly = false)
     {
         if (!Uri.TryCreate(value, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttps && uri.Scheme != Uri.UriSchemeHttp))
         {
             errors.Add(string.IsNullOrWhiteSpace(value)
                 ? $"Setting '{key}' is missing: expected an absolute http(s) URL."
                 : $"Setting '{key}' is malformed: expected an absolute http(s) URL.");
+        }
+        else if (httpOnLoopbackOnly && uri.Scheme == Uri.UriSchemeHttp && !OutboundHttp.IsLoopback(uri))
+        {
+            errors.Add($"Setting '{key}' is malformed: expected https (http is allowed for loopback addresses only).");
         }
     }
 

@@ -209,6 +209,7 @@ public static partial class FakePyun
             ["trade_time"] = trade.TradeTime?.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture) ?? "",
             ["payer"] = trade.Payer ?? "",
         };
+        state.TakeQueryTamper()?.Invoke(fields);
         var answer = new Dictionary<string, object?> { ["code"] = "1001", ["message"] = "", ["seqno"] = state.NextId("seq") };
         if (state.QueryLayout == QueryLayout.Flat)
         {

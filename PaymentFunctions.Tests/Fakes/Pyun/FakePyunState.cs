@@ -55,6 +55,15 @@ public sealed class FakePyunState(string appId, string appSecret, string merchan
     public string? FailNextPrepareWithCode { get; set; }
 
     private long _sequence = 1_000_000;
+    private Action<Dictionary<string, object?>>? _tamperNextQuery;
+
+    /// <summary>
+    /// Error injection for the next trade query answer (code 1001): edits its business fields (remove one, change
+    /// pay_order, write trade_time without an offset, …) before the layout is applied.
+    /// </summary>
+    public void TamperNextQueryAnswer(Action<Dictionary<string, object?>> tamper) => Volatile.Write(ref _tamperNextQuery, tamper);
+
+    internal Action<Dictionary<string, object?>>? TakeQueryTamper() => Interlocked.Exchange(ref _tamperNextQuery, null);
 
     public string NextId(string prefix) =>
         prefix + Clock.GetUtcNow().ToString("yyyyMMdd", CultureInfo.InvariantCulture) + Interlocked.Increment(ref _sequence).ToString(CultureInfo.InvariantCulture);
