@@ -178,25 +178,22 @@ public sealed class PyunClient(HttpClient http, IOptions<PyunOptions> options, I
     private async Task<JsonDocument> SendAsync(HttpRequestMessage request, string what, CancellationToken cancellationToken)
     {
         using var _ = request;
-        var response = await OutboundHttp.SendAsync(http, request, _options.RequestTimeout,
-            ex => new PyunException($"P云 {what} could not be reached.", inner: ex), cancellationToken);
-
-        using (response)
+        using var response = await OutboundHttp.SendAsync(http, request, _options.RequestTimeout,
+            failure => new PyunException($"P云 {what} {failure.Problem}.", inner: failure.Inner), cancellationToken);
+        if (!response.IsSuccessStatusCode)
         {
-            if (!response.IsSuccessStatusCode)
-            {
-                throw new PyunException($"P云 {what} answered HTTP {(int)response.StatusCode}.");
-            }
+            throw new PyunException($"P云 {what} answered HTTP {(int)response.StatusCode}.");
+        }
 
-            try
-            {
-                var bytes = await response.Content.ReadAsByteArrayAsync(cancellationToken);
-                return JsonDocument.Parse(bytes);
-            }
-            catch (JsonException ex)
-            {
-                throw new PyunException($"P云 {what} answered something that is not JSON.", inner: ex);
-            }
+        try
+        {
+            // OutboundHttp has already read the size-capped body into memory; this only copies it.
+            var bytes = await response.Content.ReadAsByteArrayAsync(cancellationToken);
+            return JsonDocument.Parse(bytes);
+        }
+        catch (JsonException ex)
+        {
+            throw new PyunException($"P云 {what} answered something that is not JSON.", inner: ex);
         }
     }
 
