@@ -74,6 +74,7 @@ public sealed class StartupFailureTests
     [InlineData("AzureWebJobsStorage", "not a connection string", "Setting 'AzureWebJobsStorage' is malformed")]
     [InlineData("Pyun__AppId", null, "Setting 'Pyun:AppId' is missing")]
     [InlineData("Pyun__BaseUrl", "ftp://p", "Setting 'Pyun:BaseUrl' is malformed")]
+    [InlineData("Pyun__BaseUrl", "http://api.4pyun.com", "Setting 'Pyun:BaseUrl' is malformed: expected https (http is allowed for loopback addresses only).")]
     [InlineData("Pyun__AttemptLifetime", "-00:01:00", "Setting 'Pyun:AttemptLifetime' must be a positive duration")]
     [InlineData("FunctionKeys__Default", null, "Setting 'FunctionKeys:Default' is missing")]
     [InlineData("WeChatPay__MchId", "1900000001", "Setting 'WeChatPay:ApiV3Key'")]

@@ -128,6 +128,9 @@ public sealed class NotifyIntakeTests(PaymentApp app) : IClassFixture<PaymentApp
     [InlineData("value", "")]
     [InlineData("value", "99999999999999999999")]
     [InlineData("trade_time", "yesterday")]
+    [InlineData("trade_time", "1764036060")] // epoch seconds: would read as January 1970, never late
+    [InlineData("trade_time", "2026-11-25T02:01:00")] // not the notification's format, and no offset
+    [InlineData("trade_time", "")] // a payment needs its time, or it is dated when we hear of it
     [InlineData("fee", "0.5")]
     [InlineData("pay_serial", "")]
     public async Task Malformed_fields_are_refused_even_when_correctly_signed(string field, string value)
@@ -138,6 +141,23 @@ public sealed class NotifyIntakeTests(PaymentApp app) : IClassFixture<PaymentApp
 
         using var response = await app.PostNotifyAsync(form.WithSign());
         await AssertRefusedAsync(response, HttpStatusCode.BadRequest, "1400", orderId);
+    }
+
+    [Fact]
+    public async Task A_payment_without_trade_time_is_refused_but_a_failure_without_one_is_accepted()
+    {
+        var (orderId, payOrder) = await PreparedOrderAsync();
+        var paid = Api.Notification(payOrder, 1, 1000);
+        paid.Remove("trade_time");
+        using var response = await app.PostNotifyAsync(paid.WithSign());
+        await AssertRefusedAsync(response, HttpStatusCode.BadRequest, "1400", orderId);
+
+        var failed = Api.Notification(payOrder, -1, 1000);
+        failed.Remove("trade_time");
+        using var accepted = await app.PostNotifyAsync(failed.WithSign());
+        Assert.Equal("1001", await accepted.PyunCodeAsync());
+        await app.DrainQueueAsync();
+        Assert.Equal("Failed", (await app.GetOrderAsync(orderId)).Status);
     }
 
     [Fact]

@@ -39,6 +39,8 @@ public sealed class WeChatPayOptionsValidatorTests
         ["notify http"] = ("WeChatPay:NotifyUrl", o => o.NotifyUrl = "http://example.com/notify"),
         ["notify query"] = ("WeChatPay:NotifyUrl", o => o.NotifyUrl = "https://example.com/notify?x=1"),
         ["base url"] = ("WeChatPay:BaseUrl", o => o.BaseUrl = "api.mch.weixin.qq.com"),
+        ["base url http"] = ("WeChatPay:BaseUrl", o => o.BaseUrl = "http://api.mch.weixin.qq.com"),
+        ["base url http to a look-alike"] = ("WeChatPay:BaseUrl", o => o.BaseUrl = "http://127.0.0.1.nip.io/"),
         ["timeout"] = ("WeChatPay:RequestTimeout", o => o.RequestTimeout = TimeSpan.Zero),
     };
 

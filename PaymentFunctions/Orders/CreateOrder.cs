@@ -6,6 +6,7 @@ using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using PaymentFunctions.Http;
+using PaymentFunctions.Pyun;
 using PaymentFunctions.Storage;
 
 namespace PaymentFunctions.Orders;
@@ -28,9 +29,11 @@ public sealed partial class CreateOrderValidator : AbstractValidator<CreateOrder
         RuleFor(r => r.MerchantOrderNo).Must(v => v is { Length: >= 1 and <= 32 } && MerchantOrderNoPattern().IsMatch(v))
             .WithMessage("'merchantOrderNo' must be 1-32 letters, digits, '_' or '-'.");
         RuleFor(r => r.Subject).Must(v => v is { Length: >= 1 and <= 128 } && Printable(v) && !string.IsNullOrWhiteSpace(v))
-            .WithMessage("'subject' must be 1-128 printable characters.");
+            .WithMessage("'subject' must be 1-128 printable characters.")
+            .Must(PyunSignature.IsSignable).WithMessage(NotSignable("subject"));
         RuleFor(r => r.Body).Must(v => v is null || (v.Length <= 512 && Printable(v)))
-            .WithMessage("'body' must be at most 512 printable characters.");
+            .WithMessage("'body' must be at most 512 printable characters.")
+            .Must(PyunSignature.IsSignable).WithMessage(NotSignable("body"));
         RuleFor(r => r.Amount).Cascade(CascadeMode.Stop)
             .NotNull().WithMessage("'amount' is required, in fen.")
             .GreaterThan(0).WithMessage("'amount' must be a positive whole number of fen.")
@@ -53,6 +56,9 @@ public sealed partial class CreateOrderValidator : AbstractValidator<CreateOrder
     }
 
     private static bool Printable(string? s) => s is null || !s.Any(char.IsControl);
+
+    /// <summary>P云 signs raw values joined by '&amp;' and '=' (see <see cref="PyunSignature.IsSignable"/>).</summary>
+    internal static string NotSignable(string field) => $"'{field}' must not contain '&' or '=': P云's signature cannot carry them.";
 
     [System.Text.RegularExpressions.GeneratedRegex("^[A-Za-z0-9_-]+$")]
     private static partial System.Text.RegularExpressions.Regex MerchantOrderNoPattern();

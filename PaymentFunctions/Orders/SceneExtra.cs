@@ -112,6 +112,12 @@ public static class SceneExtra
                     return $"must be at most {field.MaxLength} printable characters.";
                 }
 
+                // extra goes to P云 as JSON text inside the signed form; '&' or '=' there would make the sign ambiguous.
+                if (!Pyun.PyunSignature.IsSignable(text))
+                {
+                    return "must not contain '&' or '=': P云's signature cannot carry them.";
+                }
+
                 return field.Allowed is { } allowed && !allowed.Contains(text) ? $"must be one of {string.Join(", ", allowed)}." : null;
         }
     }

@@ -59,7 +59,7 @@ public sealed class PyunClient(HttpClient http, IOptions<PyunOptions> options, I
             parameters["payer"] = request.Payer;
         }
 
-        parameters["sign"] = PyunSignature.Sign(parameters, _options.AppSecret);
+        parameters["sign"] = SignOrRefuse(parameters, "trade prepare");
         using var content = new FormUrlEncodedContent(parameters!);
         using var json = await SendAsync(new HttpRequestMessage(HttpMethod.Post, PreparePath) { Content = content }, "trade prepare", cancellationToken);
         var root = json.RootElement;
@@ -84,7 +84,7 @@ public sealed class PyunClient(HttpClient http, IOptions<PyunOptions> options, I
             ["merchant"] = _options.Merchant,
             ["pay_order"] = payOrder,
         };
-        parameters["sign"] = PyunSignature.Sign(parameters, _options.AppSecret);
+        parameters["sign"] = SignOrRefuse(parameters, "trade query");
         var query = string.Join('&', parameters.Select(p => $"{p.Key}={Uri.EscapeDataString(p.Value!)}"));
         using var json = await SendAsync(new HttpRequestMessage(HttpMethod.Get, $"{QueryPath}?{query}"), "trade query", cancellationToken);
         var root = json.RootElement;
@@ -97,49 +97,103 @@ public sealed class PyunClient(HttpClient http, IOptions<PyunOptions> options, I
         }
 
         // Two layouts are in use: flat (documented) and inside "payload" (newer). Numbers may be strings.
+        // Nothing is assumed: every field a decision rests on must be there, readable, and about what we asked.
         var data = root.TryGetProperty("payload", out var payload) && payload.ValueKind == JsonValueKind.Object ? payload : root;
-        var returnedPayOrder = ReadString(data, "pay_order") ?? payOrder;
-        if (returnedPayOrder != payOrder ||
-            !PyunTradeResult.TryStatus(ReadString(data, "status"), out var status) ||
-            !PyunTradeResult.TryFen(ReadString(data, "value") ?? "0", out var value))
+        var seqNo = ReadString(root, "seqno");
+        PyunException Unreadable(string why)
         {
-            throw new PyunException("P云 trade query answered a result we cannot read.", code, ReadString(root, "seqno"));
+            logger.LogWarning("P云 trade query for {PayOrder} answered something we cannot read: {Reason} (seqno {SeqNo})", payOrder, why, seqNo);
+            return new PyunException($"P云 trade query answered something we cannot read: {why}", code, seqNo);
         }
 
-        DateTimeOffset? tradeTime = DateTimeOffset.TryParse(ReadString(data, "trade_time"), CultureInfo.InvariantCulture,
-            DateTimeStyles.AssumeUniversal, out var t) ? t : null;
+        var returnedPayOrder = ReadString(data, "pay_order");
+        if (string.IsNullOrEmpty(returnedPayOrder))
+        {
+            throw Unreadable("pay_order is missing.");
+        }
+
+        if (returnedPayOrder != payOrder)
+        {
+            throw Unreadable("pay_order is not the one we asked about.");
+        }
+
+        if (ReadString(data, "merchant") is { } merchant && merchant != _options.Merchant)
+        {
+            throw Unreadable("merchant is not ours.");
+        }
+
+        if (!PyunTradeResult.TryStatus(ReadString(data, "status"), out var status))
+        {
+            throw Unreadable("status is missing or not 1, 0 or -1.");
+        }
+
+        if (!PyunTradeResult.TryFen(ReadString(data, "value"), out var value))
+        {
+            throw Unreadable("value is missing or not a whole number of fen.");
+        }
+
+        DateTimeOffset? tradeTime = null;
+        if (ReadString(data, "trade_time") is { Length: > 0 } timeText)
+        {
+            // The query documents ISO-8601 UTC; the notification's epoch milliseconds are not documented here.
+            if (!PyunTradeResult.TryIsoTime(timeText, out var t))
+            {
+                throw Unreadable("trade_time is not an ISO-8601 time with an offset.");
+            }
+
+            tradeTime = t;
+        }
+
         var result = new PyunTradeResult(payOrder, status, value, Blank(ReadString(data, "pay_serial")), Blank(ReadString(data, "channel")),
             Blank(ReadString(data, "trade_no")), tradeTime, null, Blank(ReadString(data, "payer")));
         if (status == PyunTradeResult.Success && result.PaySerial is null)
         {
-            throw new PyunException("P云 trade query reported a payment without pay_serial.", code, ReadString(root, "seqno"));
+            throw Unreadable("a payment without pay_serial.");
+        }
+
+        if (status == PyunTradeResult.Success && tradeTime is null)
+        {
+            // Dating it "now" could misjudge a late payment either way.
+            throw Unreadable("a payment without trade_time.");
         }
 
         return new PyunQueryAnswer(result, code);
     }
 
+    /// <summary>
+    /// Signs our own request, refusing (before anything is sent) a parameter the sign string cannot carry
+    /// unambiguously. Order fields are validated when the order is created, so this is the last line only.
+    /// </summary>
+    private string SignOrRefuse(Dictionary<string, string?> parameters, string what)
+    {
+        if (PyunSignature.FirstUnsignable(parameters) is { } name)
+        {
+            logger.LogError("P云 {What} not sent: parameter {Parameter} contains '&' or '='", what, name);
+            throw new PyunException($"P云 {what} was not sent: parameter '{name}' contains '&' or '=', which P云's sign string cannot carry.");
+        }
+
+        return PyunSignature.Sign(parameters, _options.AppSecret);
+    }
+
     private async Task<JsonDocument> SendAsync(HttpRequestMessage request, string what, CancellationToken cancellationToken)
     {
         using var _ = request;
-        var response = await OutboundHttp.SendAsync(http, request, _options.RequestTimeout,
-            ex => new PyunException($"P云 {what} could not be reached.", inner: ex), cancellationToken);
-
-        using (response)
+        using var response = await OutboundHttp.SendAsync(http, request, _options.RequestTimeout,
+            failure => new PyunException($"P云 {what} {failure.Problem}.", inner: failure.Inner), cancellationToken);
+        if (!response.IsSuccessStatusCode)
         {
-            if (!response.IsSuccessStatusCode)
-            {
-                throw new PyunException($"P云 {what} answered HTTP {(int)response.StatusCode}.");
-            }
+            throw new PyunException($"P云 {what} answered HTTP {(int)response.StatusCode}.");
+        }
 
-            try
-            {
-                var bytes = await response.Content.ReadAsByteArrayAsync(cancellationToken);
-                return JsonDocument.Parse(bytes);
-            }
-            catch (JsonException ex)
-            {
-                throw new PyunException($"P云 {what} answered something that is not JSON.", inner: ex);
-            }
+        try
+        {
+            // OutboundHttp has already read the size-capped body into memory; this only copies it.
+            var bytes = await response.Content.ReadAsByteArrayAsync(cancellationToken);
+            return JsonDocument.Parse(bytes);
+        }
+        catch (JsonException ex)
+        {
+            throw new PyunException($"P云 {what} answered something that is not JSON.", inner: ex);
         }
     }
 

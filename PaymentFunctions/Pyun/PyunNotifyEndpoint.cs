@@ -34,6 +34,13 @@ public static class PyunNotifyEndpoint
             return Refuse(logger, StatusCodes.Status400BadRequest, "1400", formError);
         }
 
+        // Raw values are signed unescaped, so '&' or '=' inside a field could re-split it into other fields with the same sign.
+        if (PyunSignature.FirstUnsignable(fields!) is { } unsignable)
+        {
+            return Refuse(logger, StatusCodes.Status400BadRequest, "1400",
+                $"Field '{Clip(unsignable)}' has '&' or '=' in its name or value, so its sign cannot be checked unambiguously.");
+        }
+
         var o = options.Value;
         if (!fields.TryGetValue(PyunSignature.SignField, out var sign) || sign.Length == 0)
         {
@@ -75,6 +82,8 @@ public static class PyunNotifyEndpoint
         logger.LogInformation("P云 notification for {PayOrder} (status {Status}, value {Value}) queued", result!.PayOrder, result.Status, result.Value);
         return TypedResults.Json(new PyunAnswer("1001", "通知成功"));
     }
+
+    private static string Clip(string s) => s.Length <= 32 ? s : s[..32] + "…";
 
     private static Microsoft.AspNetCore.Http.HttpResults.JsonHttpResult<PyunAnswer> Refuse(ILogger logger, int status, string code, string message)
     {

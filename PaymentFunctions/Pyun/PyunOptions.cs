@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using PaymentFunctions.Http;
 
 namespace PaymentFunctions.Pyun;
 
@@ -30,11 +31,15 @@ internal sealed class PyunOptionsValidator : IValidateOptions<PyunOptions>
     public ValidateOptionsResult Validate(string? name, PyunOptions o)
     {
         var errors = new List<string>();
-        RequireUrl(errors, "Pyun:BaseUrl", o.BaseUrl);
+        RequireUrl(errors, "Pyun:BaseUrl", o.BaseUrl, httpOnLoopbackOnly: true);
         Require(errors, "Pyun:AppId", o.AppId, "the app_id P云 issued, e.g. op1234567723122");
         Require(errors, "Pyun:AppSecret", o.AppSecret, "the app_secret P云 issued (a Key Vault reference in Azure)");
         Require(errors, "Pyun:Merchant", o.Merchant, "the car-park merchant number, e.g. 6262666666");
         RequireUrl(errors, "Pyun:NotifyUrl", o.NotifyUrl);
+        // These go into every signed request as raw values; '&' or '=' (e.g. a notify URL with ?code=) cannot be signed.
+        Signable(errors, "Pyun:AppId", o.AppId);
+        Signable(errors, "Pyun:Merchant", o.Merchant);
+        Signable(errors, "Pyun:NotifyUrl", o.NotifyUrl);
         Positive(errors, "Pyun:AttemptLifetime", o.AttemptLifetime);
         Positive(errors, "Pyun:QueryInterval", o.QueryInterval);
         Positive(errors, "Pyun:RequestTimeout", o.RequestTimeout);
@@ -49,13 +54,26 @@ internal sealed class PyunOptionsValidator : IValidateOptions<PyunOptions>
         }
     }
 
-    internal static void RequireUrl(List<string> errors, string key, string value)
+    /// <param name="httpOnLoopbackOnly">For URLs we call: signed requests and answers we act on must not travel in clear text.</param>
+    internal static void RequireUrl(List<string> errors, string key, string value, bool httpOnLoopbackOnly = false)
     {
         if (!Uri.TryCreate(value, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttps && uri.Scheme != Uri.UriSchemeHttp))
         {
             errors.Add(string.IsNullOrWhiteSpace(value)
                 ? $"Setting '{key}' is missing: expected an absolute http(s) URL."
                 : $"Setting '{key}' is malformed: expected an absolute http(s) URL.");
+        }
+        else if (httpOnLoopbackOnly && uri.Scheme == Uri.UriSchemeHttp && !OutboundHttp.IsLoopback(uri))
+        {
+            errors.Add($"Setting '{key}' is malformed: expected https (http is allowed for loopback addresses only).");
+        }
+    }
+
+    private static void Signable(List<string> errors, string key, string value)
+    {
+        if (!PyunSignature.IsSignable(value))
+        {
+            errors.Add($"Setting '{key}' is malformed: it must not contain '&' or '=', which P云's signature cannot carry.");
         }
     }
 

@@ -7,10 +7,23 @@ namespace PaymentFunctions.Pyun;
 /// P云's MD5 "sign" (spec §3): every parameter but <c>sign</c> whose value is not null, sorted by name
 /// (ordinal), joined as <c>k=v&amp;…</c> with raw values, then <c>&amp;app_secret=…</c>, MD5 over UTF-8, uppercase hex.
 /// Empty strings are signed (the rule since 2024-01).
+/// The string is not escaped, so a name or value holding '&amp;' or '=' could be re-split into other fields with
+/// the same sign: such fields are refused both ways (<see cref="IsSignable"/>).
 /// </summary>
 public static class PyunSignature
 {
     public const string SignField = "sign";
+
+    /// <summary>
+    /// True when <paramref name="text"/> (a parameter name or raw value) can go into the sign string unambiguously:
+    /// it holds neither '&amp;' nor '='. The one rule for what we send and what we accept.
+    /// </summary>
+    public static bool IsSignable(string? text) => text is null || text.AsSpan().IndexOfAny('&', '=') < 0;
+
+    /// <summary>The first parameter (name, or name of the value) that <see cref="IsSignable"/> refuses, or null.</summary>
+    public static string? FirstUnsignable(IEnumerable<KeyValuePair<string, string?>> parameters) =>
+        parameters.Where(p => p.Key != SignField && (!IsSignable(p.Key) || !IsSignable(p.Value)))
+            .Select(p => p.Key).FirstOrDefault();
 
     public static string Sign(IEnumerable<KeyValuePair<string, string?>> parameters, string appSecret)
         => Md5Upper(StringToSign(parameters, appSecret));
@@ -31,10 +44,19 @@ public static class PyunSignature
     /// <summary>JSON-body requests (refund): MD5 over the exact body text plus the secret, sent as Authorization.</summary>
     public static string SignJson(string jsonBody, string appSecret) => Md5Upper(jsonBody + "&app_secret=" + appSecret);
 
-    /// <summary>Constant-time, case-insensitive comparison of a received sign with the expected one.</summary>
+    /// <summary>
+    /// Constant-time, case-insensitive comparison of a received sign with the expected one. Parameters that
+    /// <see cref="IsSignable"/> refuses never verify: their sign proves nothing about how the fields were split.
+    /// </summary>
     public static bool Verify(IEnumerable<KeyValuePair<string, string?>> parameters, string receivedSign, string appSecret)
     {
-        var expected = Encoding.ASCII.GetBytes(Sign(parameters, appSecret));
+        var list = parameters as IReadOnlyCollection<KeyValuePair<string, string?>> ?? parameters.ToList();
+        if (FirstUnsignable(list) is not null)
+        {
+            return false;
+        }
+
+        var expected = Encoding.ASCII.GetBytes(Sign(list, appSecret));
         var received = Encoding.UTF8.GetBytes(receivedSign.ToUpperInvariant());
         return CryptographicOperations.FixedTimeEquals(expected, received);
     }

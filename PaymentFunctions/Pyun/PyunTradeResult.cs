@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.RegularExpressions;
 
 namespace PaymentFunctions.Pyun;
 
@@ -8,7 +9,7 @@ namespace PaymentFunctions.Pyun;
 /// What P云 says about one <c>pay_order</c>, from a notification or a trade query: the same fact from
 /// either source has the same <see cref="EventKey"/>, so it is recorded once.
 /// </summary>
-public sealed record PyunTradeResult(
+public sealed partial record PyunTradeResult(
     string PayOrder,
     int Status,
     long Value,
@@ -71,13 +72,19 @@ public sealed record PyunTradeResult(
         DateTimeOffset? tradeTime = null;
         if (fields.TryGetValue("trade_time", out var timeText) && timeText.Length > 0)
         {
-            if (!long.TryParse(timeText, NumberStyles.None, CultureInfo.InvariantCulture, out var ms) || ms > 253402300799999)
+            if (!TryEpochMilliseconds(timeText, out var t))
             {
-                error = "Field 'trade_time' must be epoch milliseconds.";
+                error = "Field 'trade_time' must be epoch milliseconds (13 digits).";
                 return false;
             }
 
-            tradeTime = DateTimeOffset.FromUnixTimeMilliseconds(ms);
+            tradeTime = t;
+        }
+        else if (status == Success)
+        {
+            // Without it a payment would be dated when we heard of it, which can misjudge a late payment either way.
+            error = "Field 'trade_time' is required for a successful payment.";
+            return false;
         }
 
         if (status == Success && string.IsNullOrEmpty(fields.GetValueOrDefault("pay_serial")))
@@ -91,6 +98,45 @@ public sealed record PyunTradeResult(
         error = "";
         return true;
     }
+
+    /// <summary>
+    /// The notification's <c>trade_time</c>: epoch milliseconds, digits only, from 2001-09-09 (the first 13-digit
+    /// value) on, so epoch seconds are refused rather than read as a date in January 1970.
+    /// </summary>
+    public static bool TryEpochMilliseconds(string? text, out DateTimeOffset time)
+    {
+        time = default;
+        if (text is not { Length: 13 } || !text.All(char.IsAsciiDigit) ||
+            !long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var ms))
+        {
+            return false;
+        }
+
+        time = DateTimeOffset.FromUnixTimeMilliseconds(ms);
+        return true;
+    }
+
+    /// <summary>
+    /// The trade query's <c>trade_time</c>: ISO-8601 with a 'T', seconds, optional fraction, and an explicit
+    /// offset ('Z', +08:00 or +0800). A time without an offset is ambiguous (UTC? Beijing?) and refused.
+    /// </summary>
+    public static bool TryIsoTime(string? text, out DateTimeOffset time)
+    {
+        time = default;
+        var match = text is null ? null : IsoTimePattern().Match(text);
+        if (match is not { Success: true })
+        {
+            return false;
+        }
+
+        var normalized = match.Groups["offset"].Value is { Length: 5 } basic && basic[0] is '+' or '-'
+            ? text![..^5] + basic[..3] + ":" + basic[3..]
+            : text!;
+        return DateTimeOffset.TryParse(normalized, CultureInfo.InvariantCulture, DateTimeStyles.None, out time);
+    }
+
+    [GeneratedRegex(@"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,7})?(?<offset>Z|[+-]\d{2}:?\d{2})\z", RegexOptions.CultureInvariant)]
+    private static partial Regex IsoTimePattern();
 
     public static bool TryStatus(string? text, out int status)
     {

@@ -149,49 +149,39 @@ public sealed class WeChatPayClient(HttpClient http, IOptions<WeChatPayOptions> 
             request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
         }
 
-        var response = await Http.OutboundHttp.SendAsync(http, request, _options.RequestTimeout,
-            ex => new WeChatPayException($"WeChat Pay {operation} could not be reached.", inner: ex), cancellationToken);
-
-        using (response)
+        using var response = await Http.OutboundHttp.SendAsync(http, request, _options.RequestTimeout,
+            failure => new WeChatPayException($"WeChat Pay {operation} {failure.Problem}.", failure.Status,
+                requestId: failure.Headers?.TryGetValues("Request-ID", out var failedIds) == true ? failedIds.FirstOrDefault() : null, inner: failure.Inner),
+            cancellationToken);
+        var requestId = response.Headers.TryGetValues("Request-ID", out var ids) ? ids.FirstOrDefault() : null;
+        // OutboundHttp has already read the size-capped body into memory; this only copies it.
+        var raw = await response.Content.ReadAsByteArrayAsync(cancellationToken);
+        if (!response.IsSuccessStatusCode)
         {
-            var requestId = response.Headers.TryGetValues("Request-ID", out var ids) ? ids.FirstOrDefault() : null;
-            byte[] raw;
-            try
-            {
-                raw = await response.Content.ReadAsByteArrayAsync(cancellationToken);
-            }
-            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
-            {
-                throw new WeChatPayException($"WeChat Pay {operation} answer could not be read.", response.StatusCode, requestId: requestId, inner: ex);
-            }
+            throw Refused(operation, response.StatusCode, raw, requestId);
+        }
 
-            if (!response.IsSuccessStatusCode)
-            {
-                throw Refused(operation, response.StatusCode, raw, requestId);
-            }
+        var verification = verifier.Verify(WeChatPaySignatureHeaders.From(response.Headers), raw);
+        if (!verification.IsValid)
+        {
+            logger.LogWarning("WeChat Pay {Operation} answer rejected ({Rejection}: {Reason}), Request-ID {RequestId}",
+                operation, verification.Rejection, verification.Message, requestId);
+            throw new WeChatPayException($"WeChat Pay {operation} answer failed signature verification: {verification.Message}.",
+                response.StatusCode, requestId: requestId, signatureRejection: verification.Rejection);
+        }
 
-            var verification = verifier.Verify(WeChatPaySignatureHeaders.From(response.Headers), raw);
-            if (!verification.IsValid)
-            {
-                logger.LogWarning("WeChat Pay {Operation} answer rejected ({Rejection}: {Reason}), Request-ID {RequestId}",
-                    operation, verification.Rejection, verification.Message, requestId);
-                throw new WeChatPayException($"WeChat Pay {operation} answer failed signature verification: {verification.Message}.",
-                    response.StatusCode, requestId: requestId, signatureRejection: verification.Rejection);
-            }
+        if (raw.Length == 0)
+        {
+            return null;
+        }
 
-            if (raw.Length == 0)
-            {
-                return null;
-            }
-
-            try
-            {
-                return JsonSerializer.Deserialize<T>(raw, WeChatPayJson.Options);
-            }
-            catch (JsonException ex)
-            {
-                throw new WeChatPayException($"WeChat Pay {operation} answered JSON we cannot read.", response.StatusCode, requestId: requestId, inner: ex);
-            }
+        try
+        {
+            return JsonSerializer.Deserialize<T>(raw, WeChatPayJson.Options);
+        }
+        catch (JsonException ex)
+        {
+            throw new WeChatPayException($"WeChat Pay {operation} answered JSON we cannot read.", response.StatusCode, requestId: requestId, inner: ex);
         }
     }
 

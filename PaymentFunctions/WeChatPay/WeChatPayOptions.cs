@@ -230,7 +230,7 @@ internal sealed partial class WeChatPayOptionsValidator : IValidateOptions<WeCha
         {
             errors.Add($"Setting '{key}' is malformed: expected an absolute https URL.");
         }
-        else if (uri.Scheme == Uri.UriSchemeHttp && !uri.IsLoopback)
+        else if (uri.Scheme == Uri.UriSchemeHttp && !Http.OutboundHttp.IsLoopback(uri))
         {
             // Plain http is only for the fake platform on this machine.
             errors.Add($"Setting '{key}' is malformed: expected https (http is allowed for loopback addresses only).");

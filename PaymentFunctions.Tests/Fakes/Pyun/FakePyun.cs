@@ -174,7 +174,7 @@ public static partial class FakePyun
         }
 
         state.TradesByPayId[trade.PayId] = trade;
-        return Results.Json(new Dictionary<string, object>
+        return Answer(state, new Dictionary<string, object?>
         {
             ["code"] = "1001",
             ["seqno"] = state.NextId("seq"),
@@ -209,6 +209,7 @@ public static partial class FakePyun
             ["trade_time"] = trade.TradeTime?.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture) ?? "",
             ["payer"] = trade.Payer ?? "",
         };
+        state.TakeQueryTamper()?.Invoke(fields);
         var answer = new Dictionary<string, object?> { ["code"] = "1001", ["message"] = "", ["seqno"] = state.NextId("seq") };
         if (state.QueryLayout == QueryLayout.Flat)
         {
@@ -223,7 +224,20 @@ public static partial class FakePyun
             answer["payload"] = fields.ToDictionary(f => f.Key, f => f.Value?.ToString());
         }
 
-        return Results.Json(answer);
+        return Answer(state, answer);
+    }
+
+    /// <summary>A JSON answer, padded past any sane size when a test asked for it (with a Content-Length, as a real gateway would).</summary>
+    private static IResult Answer(FakePyunState state, Dictionary<string, object?> answer)
+    {
+        var padding = state.TakePadding();
+        if (padding == 0)
+        {
+            return Results.Json(answer);
+        }
+
+        answer["padding"] = new string('x', padding);
+        return Results.Bytes(JsonSerializer.SerializeToUtf8Bytes(answer), "application/json");
     }
 
     private static JsonHttpResult<Dictionary<string, string>>? Rejection(Dictionary<string, string> fields, FakePyunState state, string method)

@@ -55,6 +55,21 @@ public sealed class FakePyunState(string appId, string appSecret, string merchan
     public string? FailNextPrepareWithCode { get; set; }
 
     private long _sequence = 1_000_000;
+    private Action<Dictionary<string, object?>>? _tamperNextQuery;
+    private int _padNextAnswer;
+
+    /// <summary>
+    /// Error injection for the next trade query answer (code 1001): edits its business fields (remove one, change
+    /// pay_order, write trade_time without an offset, …) before the layout is applied.
+    /// </summary>
+    public void TamperNextQueryAnswer(Action<Dictionary<string, object?>> tamper) => Volatile.Write(ref _tamperNextQuery, tamper);
+
+    internal Action<Dictionary<string, object?>>? TakeQueryTamper() => Interlocked.Exchange(ref _tamperNextQuery, null);
+
+    /// <summary>The next prepare or query answer carries a "padding" field of this many characters (an oversize answer).</summary>
+    public void PadNextAnswer(int characters) => Volatile.Write(ref _padNextAnswer, characters);
+
+    internal int TakePadding() => Interlocked.Exchange(ref _padNextAnswer, 0);
 
     public string NextId(string prefix) =>
         prefix + Clock.GetUtcNow().ToString("yyyyMMdd", CultureInfo.InvariantCulture) + Interlocked.Increment(ref _sequence).ToString(CultureInfo.InvariantCulture);

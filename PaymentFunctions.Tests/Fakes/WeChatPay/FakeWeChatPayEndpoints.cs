@@ -82,6 +82,11 @@ public static class FakeWeChatPayEndpoints
             answer ??= action(json, request.Query);
         }
 
+        if (state.TakePadding() is > 0 and var padding && answer.Body is not null)
+        {
+            answer.Body["padding"] = new string('x', padding);
+        }
+
         var response = context.Response;
         response.StatusCode = (int)answer.Status;
         response.Headers["Request-ID"] = "08" + RandomNumberGenerator.GetHexString(30);

@@ -35,6 +35,7 @@ public sealed class FakeWeChatPayState : IDisposable
     private readonly byte[] _apiV3Key;
     private long _sequence = 1_000;
     private int _corruptSignatures;
+    private int _padNextAnswer;
 
     /// <param name="mchId">The merchant number our Authorization must carry (the service provider's in partner mode).</param>
     /// <param name="merchantCertificateSerial">The <c>serial_no</c> our Authorization must carry.</param>
@@ -85,6 +86,11 @@ public sealed class FakeWeChatPayState : IDisposable
     public void FailNextWithRateLimit() => FailNext(HttpStatusCode.TooManyRequests, "RATELIMIT_EXCEEDED", "请求超过频率限制");
 
     public void FailNextWithSystemError() => FailNext(HttpStatusCode.InternalServerError, "SYSTEM_ERROR", "系统错误");
+
+    /// <summary>The next answer (signed as usual, sent without a Content-Length) carries a "padding" field of this many characters.</summary>
+    public void PadNextAnswer(int characters) => Volatile.Write(ref _padNextAnswer, characters);
+
+    internal int TakePadding() => Interlocked.Exchange(ref _padNextAnswer, 0);
 
     /// <summary>The next answer carries a signature that does not match its body.</summary>
     public void CorruptNextResponseSignature()
