@@ -99,7 +99,7 @@ public static class CreatePayScoreOrderEndpoint
             return TypedResults.Ok(PayScoreOrderView.From(recorded, withLaunch: true));
         }
 
-        logger.LogInformation("Pay Score order {OutOrderNo} created at WeChat Pay as {OrderId}", outOrderNo, created.OrderId);
+        logger.LogInformation("Pay Score order {OutOrderNo} created at WeChat Pay as {OrderId}", outOrderNo, LogValue.Safe(created.OrderId));
         return TypedResults.Created($"/api/payscore/orders/{Uri.EscapeDataString(outOrderNo)}", PayScoreOrderView.From(recorded, withLaunch: true));
     }
 

@@ -29,7 +29,7 @@ internal static class PayScoreHttp
     public static ProblemHttpResult FromWeChat(WeChatPayException ex, ILogger logger, string what)
     {
         logger.LogWarning("WeChat Pay {What} failed: HTTP {Status}, code {Code}, message {Message}, Request-ID {RequestId}",
-            what, (int?)ex.StatusCode, ex.Code, ex.WeChatMessage, ex.RequestId);
+            what, (int?)ex.StatusCode, LogValue.Safe(ex.Code), LogValue.Safe(ex.WeChatMessage, 256), LogValue.Safe(ex.RequestId));
         var (status, title) = ex.StatusCode switch
         {
             HttpStatusCode.NotFound => (StatusCodes.Status404NotFound, "Not found at WeChat Pay"),

@@ -77,11 +77,11 @@ public static class WeChatPayNotifyEndpoint
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            logger.LogError(ex, "WeChat Pay callback {Id} for {OutOrderNo} could not be queued; answering 500 so WeChat retries", notification.Id, order.OutOrderNo);
+            logger.LogError(ex, "WeChat Pay callback {Id} for {OutOrderNo} could not be queued; answering 500 so WeChat retries", LogValue.Safe(notification.Id), LogValue.Safe(order.OutOrderNo));
             return Fail(logger, StatusCodes.Status500InternalServerError, "temporarily unavailable, please retry");
         }
 
-        logger.LogInformation("WeChat Pay callback {Id} ({EventType}) for {OutOrderNo} queued", notification.Id, notification.EventType, order.OutOrderNo);
+        logger.LogInformation("WeChat Pay callback {Id} ({EventType}) for {OutOrderNo} queued", LogValue.Safe(notification.Id), LogValue.Safe(notification.EventType), LogValue.Safe(order.OutOrderNo));
         return TypedResults.NoContent();
     }
 

@@ -69,7 +69,7 @@ public sealed class PyunClient(HttpClient http, IOptions<PyunOptions> options, I
         {
             var seqNo = ReadString(root, "seqno");
             logger.LogWarning("P云 trade prepare for {PayOrder} refused: code {Code}, message {Message}, seqno {SeqNo}",
-                request.PayOrder, code, ReadString(root, "message"), seqNo);
+                request.PayOrder, LogValue.Safe(code), LogValue.Safe(ReadString(root, "message")), LogValue.Safe(seqNo));
             throw new PyunException($"P云 refused trade prepare (code {code ?? "none"}).", code, seqNo);
         }
 
@@ -92,7 +92,7 @@ public sealed class PyunClient(HttpClient http, IOptions<PyunOptions> options, I
         if (code != "1001")
         {
             logger.LogInformation("P云 trade query for {PayOrder}: code {Code}, message {Message}, seqno {SeqNo}",
-                payOrder, code, ReadString(root, "message"), ReadString(root, "seqno"));
+                payOrder, LogValue.Safe(code), LogValue.Safe(ReadString(root, "message")), LogValue.Safe(ReadString(root, "seqno")));
             return new PyunQueryAnswer(null, code);
         }
 
@@ -102,7 +102,7 @@ public sealed class PyunClient(HttpClient http, IOptions<PyunOptions> options, I
         var seqNo = ReadString(root, "seqno");
         PyunException Unreadable(string why)
         {
-            logger.LogWarning("P云 trade query for {PayOrder} answered something we cannot read: {Reason} (seqno {SeqNo})", payOrder, why, seqNo);
+            logger.LogWarning("P云 trade query for {PayOrder} answered something we cannot read: {Reason} (seqno {SeqNo})", payOrder, LogValue.Safe(why, 256), LogValue.Safe(seqNo));
             return new PyunException($"P云 trade query answered something we cannot read: {why}", code, seqNo);
         }
 

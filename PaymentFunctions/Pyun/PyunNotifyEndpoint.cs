@@ -75,11 +75,11 @@ public static class PyunNotifyEndpoint
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            logger.LogError(ex, "P云 notification for {PayOrder} could not be queued; answering 503 so P云 retries", result!.PayOrder);
+            logger.LogError(ex, "P云 notification for {PayOrder} could not be queued; answering 503 so P云 retries", LogValue.Safe(result!.PayOrder));
             return TypedResults.Json(new PyunAnswer("1500", "temporarily unavailable, please retry"), statusCode: StatusCodes.Status503ServiceUnavailable);
         }
 
-        logger.LogInformation("P云 notification for {PayOrder} (status {Status}, value {Value}) queued", result!.PayOrder, result.Status, result.Value);
+        logger.LogInformation("P云 notification for {PayOrder} (status {Status}, value {Value}) queued", LogValue.Safe(result!.PayOrder), result.Status, result.Value);
         return TypedResults.Json(new PyunAnswer("1001", "通知成功"));
     }
 

@@ -3,6 +3,8 @@ using System.Net.Http.Headers;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
 
+using PaymentFunctions.Http;
+
 namespace PaymentFunctions.WeChatPay;
 
 /// <summary>
@@ -165,7 +167,7 @@ public sealed class WeChatPayClient(HttpClient http, IOptions<WeChatPayOptions> 
         if (!verification.IsValid)
         {
             logger.LogWarning("WeChat Pay {Operation} answer rejected ({Rejection}: {Reason}), Request-ID {RequestId}",
-                operation, verification.Rejection, verification.Message, requestId);
+                operation, verification.Rejection, LogValue.Safe(verification.Message, 256), LogValue.Safe(requestId));
             throw new WeChatPayException($"WeChat Pay {operation} answer failed signature verification: {verification.Message}.",
                 response.StatusCode, requestId: requestId, signatureRejection: verification.Rejection);
         }
@@ -204,7 +206,7 @@ public sealed class WeChatPayClient(HttpClient http, IOptions<WeChatPayOptions> 
         }
 
         logger.LogWarning("WeChat Pay {Operation} refused: HTTP {Status}, code {Code}, message {Message}, Request-ID {RequestId}",
-            operation, (int)status, code, message, requestId);
+            operation, (int)status, LogValue.Safe(code), LogValue.Safe(message, 256), LogValue.Safe(requestId));
         return new WeChatPayException(
             $"WeChat Pay {operation} answered HTTP {(int)status}{(code is null ? "" : $" {code}")}{(message is null ? "" : $": {message}")}.",
             status, code, message, requestId);
