@@ -29,8 +29,11 @@ public sealed class UnreadableBodyTests : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         _app.Settings["Http:WebhookDeadline"] = "00:00:01";
+        // A free port through the app's own urls setting: UseKestrel(0) races Kestrel's bind in this version
+        // ("Addresses cannot be modified after the server has started", dotnet/aspnetcore#67714).
+        _app.Settings["urls"] = "http://127.0.0.1:0";
         await _app.InitializeAsync();
-        _app.UseKestrel(0);
+        _app.UseKestrel();
         _app.StartServer();
         using var client = _app.CreateClient();
         _base = client.BaseAddress!;
