@@ -53,10 +53,11 @@ public static class ApplicationServices
         services.AddSingleton<OrderStore>();
         services.AddSingleton<NotificationQueue>();
         services.AddSingleton<PyunPaymentProcessor>();
+        services.AddSingleton<OrphanStore>();
         services.AddScoped<NotificationProcessor>();
 
         // Under the Functions host the host triggers ProcessNotification; on our own we poll the queue ourselves.
-        if (!FunctionsHost.IsCustomHandler && builder.Configuration.GetValue("QueueListener:Enabled", true))
+        if (!FunctionsHost.IsCustomHandler(builder.Configuration) && builder.Configuration.GetValue("QueueListener:Enabled", true))
         {
             services.AddSingleton(_ => QueueSettings.Load(Path.Combine(AppContext.BaseDirectory, "host.json")));
             services.AddSingleton<QueueListener>();
@@ -75,7 +76,13 @@ public static class ApplicationServices
 
         // The Functions host polls "/" until the handler answers; any answer means ready.
         app.MapGet("/", () => TypedResults.Text("PaymentFunctions is running.")).ExcludeFromDescription();
-        app.MapProcessNotification();
+
+        // The queue trigger's door, for the host alone: it checks nothing, so on our own (where this app may face the
+        // network and polls the queue itself) it does not exist. Under the host, Kestrel listens on loopback only.
+        if (FunctionsHost.IsCustomHandler(app.Configuration))
+        {
+            app.MapProcessNotification();
+        }
 
         var api = app.MapGroup("/api");
         api.MapCreateOrder();

@@ -209,6 +209,7 @@ module storage 'modules/storage.bicep' = {
       'PaymentOrders'
       'PaymentOrderIndex'
       'PayScoreOrders'
+      'PaymentOrphans'
     ]
     queueNames: [
       notificationQueueName

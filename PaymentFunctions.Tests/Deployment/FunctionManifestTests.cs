@@ -131,9 +131,14 @@ public sealed partial class FunctionManifestTests
     /// <summary>Route templates compared without parameter names, constraints or case: orders/{orderId:guid} == Orders/{id}.</summary>
     internal static string Normalize(string template) => RouteParameter().Replace(template.Trim('/'), "{}").ToLowerInvariant();
 
+    /// <summary>The endpoints the app maps under the Functions host, which is what function.json describes.</summary>
     private static List<(string Method, string Pattern, string Raw)> ReadEndpoints()
     {
-        using var app = DeploymentApp.WithDevelopmentStorage();
+        using var app = new DeploymentApp(new Dictionary<string, string?>
+        {
+            ["AzureWebJobsStorage"] = DeploymentApp.DevelopmentStorage,
+            [FunctionsHost.PortVariable] = "7071",
+        });
         var sources = app.Services.GetServices<EndpointDataSource>();
         return sources
             .SelectMany(s => s.Endpoints)

@@ -31,6 +31,7 @@ public sealed partial class InfraTemplateTests
 
         Assert.Contains($"'{names.OrdersTable}'", bicep, StringComparison.Ordinal);
         Assert.Contains($"'{names.OrderIndexTable}'", bicep, StringComparison.Ordinal);
+        Assert.Contains($"'{names.OrphansTable}'", bicep, StringComparison.Ordinal);
         Assert.Contains($"var notificationQueueName = '{names.NotificationQueue}'", bicep, StringComparison.Ordinal);
         Assert.Contains("var poisonQueueName = '${notificationQueueName}-poison'", bicep, StringComparison.Ordinal);
         Assert.Equal(names.PoisonQueue, names.NotificationQueue + "-poison");

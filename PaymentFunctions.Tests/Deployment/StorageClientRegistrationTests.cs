@@ -89,6 +89,23 @@ public sealed class StorageClientRegistrationTests
     }
 
     [Fact]
+    public async Task Identity_based_raw_queue_clients_send_the_text_as_is_with_a_bearer_token()
+    {
+        var transport = new RecordingHandler();
+        using var app = new DeploymentApp(IdentitySettings, services => UseFakes(services, transport, new FakeCredential()));
+
+        // The listener's view of the queues: a stored text is copied to the poison queue exactly as it was.
+        var storage = app.Services.GetRequiredService<StorageResources>();
+        await storage.RawPoison.SendMessageAsync("not-base64 {text}", TestContext.Current.CancellationToken);
+
+        var request = Assert.Single(transport.Requests, r => r.Method == HttpMethod.Post);
+        Assert.Equal("https://stpayments.queue.core.windows.net/payment-notifications-poison/messages", request.Uri.GetLeftPart(UriPartial.Path));
+        Assert.Equal("Bearer fake-token", request.Authorization);
+        Assert.Contains("<MessageText>not-base64 {text}</MessageText>", request.Body, StringComparison.Ordinal);
+        Assert.Equal(storage.Notifications.Uri, storage.RawNotifications.Uri);
+    }
+
+    [Fact]
     public async Task Connection_string_queue_client_sends_base64()
     {
         var transport = new RecordingHandler();

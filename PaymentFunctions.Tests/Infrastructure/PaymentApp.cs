@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 using PaymentFunctions.Fakes.Pyun;
 using PaymentFunctions.Fakes.WeChatPay;
 using PaymentFunctions.Tests.WeChatPay;
@@ -52,6 +53,19 @@ public sealed class PaymentApp : WebApplicationFactory<Program>, IAsyncLifetime
     public PaymentApp EnableWeChatPay(string mode = "Direct", string keyKind = "PublicKey")
     {
         _weChat = (mode, keyKind);
+        return this;
+    }
+
+    private bool _underFunctionsHost;
+
+    /// <summary>
+    /// Runs the app as the Functions host's custom handler (the host's port setting, through configuration so the
+    /// process environment is untouched): the test then plays the host, e.g. posting to /ProcessNotification.
+    /// </summary>
+    public PaymentApp UnderFunctionsHost()
+    {
+        _underFunctionsHost = true;
+        _settings[FunctionsHost.PortVariable] = "7071";
         return this;
     }
 
@@ -131,6 +145,12 @@ public sealed class PaymentApp : WebApplicationFactory<Program>, IAsyncLifetime
             services.RemoveAll<TimeProvider>();
             services.AddSingleton<TimeProvider>(Clock);
             services.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(Logs);
+            if (_underFunctionsHost)
+            {
+                // Under a real host the names carry no prefix (function.json names the queue); here the test is the
+                // host, and keeps its own names on the shared Azurite.
+                services.RemoveAll<IValidateOptions<StorageOptions>>();
+            }
         });
     }
 

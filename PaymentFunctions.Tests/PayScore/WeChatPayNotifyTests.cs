@@ -211,21 +211,50 @@ public sealed class WeChatPayNotifyTests(PayScoreAppFixture fixture) : IClassFix
     }
 
     [Fact]
-    public async Task A_callback_for_an_order_we_never_created_is_retried_then_poisoned()
+    public async Task A_callback_for_an_order_we_never_created_is_recorded_as_an_orphan_once_and_completed()
     {
-        var (headers, body) = Confirm("NEVER-CREATED-" + Guid.NewGuid().ToString("N")[..8]);
-        using var response = await App.PostCallbackAsync(headers, body);
-        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
-
-        var listener = App.CreateListener(QueueSettings.Defaults with { VisibilityTimeout = TimeSpan.Zero, MaxDequeueCount = 5 });
-        for (var i = 0; i < 5; i++)
+        var outOrderNo = "NEVER-CREATED-" + Guid.NewGuid().ToString("N")[..8];
+        var (headers, body) = Confirm(outOrderNo, id: "EV-" + Guid.NewGuid().ToString("N"));
+        var receivedAt = App.Clock.GetUtcNow();
+        using (var response = await App.PostCallbackAsync(headers, body))
         {
-            Assert.Equal(1, await listener.PollOnceAsync(default));
+            Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
         }
 
-        Assert.Equal(1, await App.QueueLengthAsync(poison: true));
-        var poisoned = (await App.Storage.Poison.ReceiveMessageAsync()).Value;
-        await App.Storage.Poison.DeleteMessageAsync(poisoned.MessageId, poisoned.PopReceipt);
+        // One delivery settles it: no retry can make the order appear, so none is spent and nothing is poisoned.
+        var listener = App.CreateListener(QueueSettings.Defaults with { VisibilityTimeout = TimeSpan.Zero, MaxDequeueCount = 5 });
+        Assert.Equal(1, await listener.PollOnceAsync(default));
+        Assert.Equal(0, await listener.PollOnceAsync(default));
+        Assert.Equal(0, await App.QueueLengthAsync(poison: true));
+        Assert.Null(await StoredAsync(outOrderNo));
+
+        var orphan = Assert.Single(await Orphans(outOrderNo));
+        Assert.Equal("wechatpay", orphan.PartitionKey);
+        Assert.Equal("wechatpay.payscore", orphan.Kind);
+        Assert.Equal(receivedAt, orphan.ReceivedAt);
+        Assert.Contains(outOrderNo, orphan.Reason, StringComparison.Ordinal);
+        Assert.Contains(outOrderNo, JsonNode.Parse(orphan.Payload)!["resource"]!["out_order_no"]!.GetValue<string>(), StringComparison.Ordinal);
+
+        // WeChat Pay sends the same callback again: acknowledged, completed, and still one row.
+        using (var again = await App.PostCallbackAsync(headers, body))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, again.StatusCode);
+        }
+
+        await App.DrainQueueAsync(listener);
+        Assert.Single(await Orphans(outOrderNo));
+        Assert.Equal(0, await App.QueueLengthAsync(poison: true));
+    }
+
+    private async Task<List<PaymentFunctions.Notifications.OrphanEntity>> Orphans(string reference)
+    {
+        var rows = new List<PaymentFunctions.Notifications.OrphanEntity>();
+        await foreach (var row in App.Storage.Orphans.QueryAsync<PaymentFunctions.Notifications.OrphanEntity>(r => r.Reference == reference))
+        {
+            rows.Add(row);
+        }
+
+        return rows;
     }
 }
 

@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Http.Json;
 using System.Text.Json;
 using PaymentFunctions.Hosting;
 using PaymentFunctions.Notifications;
@@ -23,22 +21,6 @@ public sealed class ProcessingTests(PaymentApp app) : IClassFixture<PaymentApp>
         using var response = await app.PostNotifyAsync(form.WithSign());
         Assert.Equal("1001", await response.PyunCodeAsync());
     }
-
-    private static string Envelope(Dictionary<string, string> form) =>
-        new NotificationEnvelope(1, NotificationEnvelope.Kinds.PyunTrade, DateTimeOffset.UnixEpoch, JsonSerializer.SerializeToElement(form)).ToJson();
-
-    /// <summary>The body the Functions host POSTs for a queue trigger (names as the host writes them).</summary>
-    private static string HostPayload(string messageText) => JsonSerializer.Serialize(new Dictionary<string, object>
-    {
-        ["Data"] = new Dictionary<string, object> { ["msg"] = messageText },
-        ["Metadata"] = new Dictionary<string, object>
-        {
-            ["DequeueCount"] = 1,
-            ["Id"] = Guid.NewGuid().ToString(),
-            ["PopReceipt"] = "AgAAAAMAAAAAAAAAAgtnj8x+1QE=",
-            ["sys"] = new Dictionary<string, object> { ["MethodName"] = "ProcessNotification" },
-        },
-    });
 
     [Fact]
     public async Task Out_of_order_paying_and_failed_after_paid_never_unpay()
@@ -105,29 +87,59 @@ public sealed class ProcessingTests(PaymentApp app) : IClassFixture<PaymentApp>
     }
 
     [Fact]
-    public async Task An_unknown_pay_order_fails_is_retried_and_ends_in_the_poison_queue()
+    public async Task An_unknown_pay_order_is_recorded_as_an_orphan_once_and_completed_without_retries()
     {
         var unknown = Api.Notification(PayOrderNumber.Format(PayOrderNumber.NewOrderId(), 1), 1, 1000);
+        var receivedAt = app.Clock.GetUtcNow();
         await NotifyAsync(unknown);
+        var listener = app.CreateListener(QueueSettings.Defaults with { VisibilityTimeout = TimeSpan.Zero, MaxDequeueCount = 5 });
+
+        // One delivery settles it: no retry can make the order appear, so none is spent and nothing is poisoned.
+        Assert.Equal(1, await listener.PollOnceAsync(default));
+        Assert.Equal(0, await listener.PollOnceAsync(default));
+        Assert.Equal(0, await app.QueueLengthAsync());
+        Assert.Equal(0, await app.QueueLengthAsync(poison: true));
+
+        var orphan = Assert.Single(await app.OrphansAsync(unknown["pay_order"]));
+        Assert.Equal("pyun", orphan.PartitionKey);
+        Assert.Equal(NotificationEnvelope.Kinds.PyunTrade, orphan.Kind);
+        Assert.Equal(receivedAt, orphan.ReceivedAt);
+        Assert.Contains(unknown["pay_order"], orphan.Reason, StringComparison.Ordinal);
+        using var payload = JsonDocument.Parse(orphan.Payload);
+        Assert.Equal(unknown["sign"], payload.RootElement.GetProperty("sign").GetString());
+        Assert.Equal("1000", payload.RootElement.GetProperty("value").GetString());
+
+        // P云 sends the same notification again: acknowledged, completed, and still one row.
+        app.Clock.Advance(TimeSpan.FromMinutes(1));
+        await NotifyAsync(unknown);
+        await app.DrainQueueAsync(listener);
+        Assert.Single(await app.OrphansAsync(unknown["pay_order"]));
+        Assert.Equal(0, await app.QueueLengthAsync(poison: true));
+    }
+
+    [Fact]
+    public async Task A_transient_failure_is_retried_and_ends_in_the_poison_queue_unchanged()
+    {
+        var envelope = await app.ClaimedButNotCreatedAsync();
+        await app.Storage.Notifications.SendMessageAsync(envelope);
         // host.json's semantics, with no wait between tries so the test does not sleep 30 s each time.
         var listener = app.CreateListener(QueueSettings.Defaults with { VisibilityTimeout = TimeSpan.Zero, MaxDequeueCount = 5 });
 
-        for (var i = 0; i < 5; i++)
+        for (var i = 0; i < 4; i++)
         {
             Assert.Equal(1, await listener.PollOnceAsync(default));
+            Assert.Equal(0, await app.QueueLengthAsync(poison: true));
         }
 
+        Assert.Equal(1, await listener.PollOnceAsync(default));
         Assert.Equal(0, await app.QueueLengthAsync());
-        Assert.Equal(1, await app.QueueLengthAsync(poison: true));
-        var poisoned = (await app.Storage.Poison.ReceiveMessageAsync()).Value;
-        Assert.Equal(unknown["pay_order"], NotificationEnvelope.Parse(poisoned.Body.ToString()).Payload.GetProperty("pay_order").GetString());
-        await app.Storage.Poison.DeleteMessageAsync(poisoned.MessageId, poisoned.PopReceipt);
+        Assert.Equal([QueueMessages.Stored(envelope)], await QueueMessages.TakeAllRawAsync(app.Storage.RawPoison));
     }
 
     [Fact]
     public async Task A_failed_message_waits_for_the_visibility_timeout_before_its_retry()
     {
-        await NotifyAsync(Api.Notification(PayOrderNumber.Format(PayOrderNumber.NewOrderId(), 1), 1, 1000));
+        await app.Storage.Notifications.SendMessageAsync(await app.ClaimedButNotCreatedAsync());
         var listener = app.CreateListener(QueueSettings.Defaults with { VisibilityTimeout = TimeSpan.FromSeconds(30), MaxDequeueCount = 5 });
 
         Assert.Equal(1, await listener.PollOnceAsync(default));
@@ -136,53 +148,7 @@ public sealed class ProcessingTests(PaymentApp app) : IClassFixture<PaymentApp>
 
         var message = (await app.Storage.Notifications.ReceiveMessagesAsync(1, TimeSpan.FromSeconds(1))).Value;
         Assert.Empty(message);
-    }
-
-    [Fact]
-    public async Task The_host_invocation_accepts_the_message_as_text_and_json_encoded_once_more()
-    {
-        var (orderId, payOrder) = await PreparedOrderAsync();
-        var envelope = Envelope(Api.Notification(payOrder, 0, 1000).WithSign());
-        var paid = Envelope(Api.Notification(payOrder, 1, 1000).WithSign());
-        using var http = app.CreateClient();
-
-        using var plain = await http.PostJsonTextAsync("/ProcessNotification", HostPayload(envelope));
-        using var doubled = await http.PostJsonTextAsync("/ProcessNotification", HostPayload(JsonSerializer.Serialize(paid)));
-
-        Assert.True(plain.StatusCode == HttpStatusCode.OK, await plain.Content.ReadAsStringAsync());
-        Assert.True(doubled.StatusCode == HttpStatusCode.OK, await doubled.Content.ReadAsStringAsync());
-        Assert.Equal(HttpStatusCode.OK, doubled.StatusCode);
-        using var answer = JsonDocument.Parse(await doubled.Content.ReadAsStringAsync());
-        Assert.Equal(JsonValueKind.Object, answer.RootElement.GetProperty("Outputs").ValueKind);
-        Assert.Contains("Paid", answer.RootElement.GetProperty("Logs")[0].GetString(), StringComparison.Ordinal);
-        Assert.True(answer.RootElement.TryGetProperty("ReturnValue", out _));
-        Assert.Equal("Paid", (await app.GetOrderAsync(orderId)).Status);
-    }
-
-    [Theory]
-    [InlineData("""{"Data":{"msg":"not json"}}""")]
-    [InlineData("""{"Data":{}}""")]
-    [InlineData("""{"Data":{"msg":"{\"v\":2,\"kind\":\"pyun.trade\",\"receivedAt\":\"2026-01-01T00:00:00Z\",\"payload\":{}}"}}""")]
-    [InlineData("""{"Data":{"msg":"{\"v\":1,\"kind\":\"other\",\"receivedAt\":\"2026-01-01T00:00:00Z\",\"payload\":{}}"}}""")]
-    [InlineData("""{"Data":{"msg":"{\"v\":1,\"kind\":\"pyun.trade\",\"receivedAt\":\"2026-01-01T00:00:00Z\",\"payload\":{\"pay_order\":\"x\",\"status\":\"9\",\"value\":\"1\"}}"}}""")]
-    [InlineData("garbage")]
-    public async Task A_host_invocation_that_cannot_be_processed_answers_non_2xx_so_the_host_retries(string payload)
-    {
-        using var http = app.CreateClient();
-        using var response = await http.PostJsonTextAsync("/ProcessNotification", payload);
-
-        Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
-        using var answer = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-        Assert.NotEmpty(answer.RootElement.GetProperty("Logs")[0].GetString()!);
-    }
-
-    [Fact]
-    public async Task A_host_invocation_for_an_unknown_pay_order_fails()
-    {
-        var envelope = Envelope(Api.Notification(PayOrderNumber.Format(PayOrderNumber.NewOrderId(), 3), 1, 1000));
-        using var http = app.CreateClient();
-        using var response = await http.PostJsonTextAsync("/ProcessNotification", HostPayload(envelope));
-        Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
+        await app.Storage.Notifications.ClearMessagesAsync(); // so it does not come back during another test of this class
     }
 
     [Fact]

@@ -13,10 +13,10 @@ public sealed class FunctionKeyOptions
     public string Default { get; set; } = "";
 }
 
-internal sealed class FunctionKeyOptionsValidator : IValidateOptions<FunctionKeyOptions>
+internal sealed class FunctionKeyOptionsValidator(IConfiguration configuration) : IValidateOptions<FunctionKeyOptions>
 {
     public ValidateOptionsResult Validate(string? name, FunctionKeyOptions o) =>
-        !FunctionsHost.IsCustomHandler && o.Default.Length < 16
+        !FunctionsHost.IsCustomHandler(configuration) && o.Default.Length < 16
             ? ValidateOptionsResult.Fail("Setting 'FunctionKeys:Default' is missing or too short: expected a random key of at least 16 characters (the standalone app checks x-functions-key against it).")
             : ValidateOptionsResult.Success;
 }
@@ -25,11 +25,13 @@ internal sealed class FunctionKeyOptionsValidator : IValidateOptions<FunctionKey
 /// authLevel "function" for the standalone app: the key in <c>x-functions-key</c> (or <c>?code=</c>), as the
 /// Functions host would check it. Under the host the host has already checked it before forwarding.
 /// </summary>
-public sealed class FunctionKeyFilter(IOptions<FunctionKeyOptions> options) : IEndpointFilter
+public sealed class FunctionKeyFilter(IOptions<FunctionKeyOptions> options, IConfiguration configuration) : IEndpointFilter
 {
+    private readonly bool _underHost = FunctionsHost.IsCustomHandler(configuration);
+
     public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
-        if (FunctionsHost.IsCustomHandler)
+        if (_underHost)
         {
             return await next(context);
         }

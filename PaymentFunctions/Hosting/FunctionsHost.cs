@@ -7,17 +7,24 @@ public static class FunctionsHost
 {
     public const string PortVariable = "FUNCTIONS_CUSTOMHANDLER_PORT";
 
-    public static string? Port => Environment.GetEnvironmentVariable(PortVariable);
+    /// <summary>
+    /// Under the host, the host checks function keys and triggers the queue function. The host sets
+    /// <see cref="PortVariable"/> in the environment; it is read through configuration (which holds the environment
+    /// variables) so that one test process can run the app both ways without changing its environment.
+    /// </summary>
+    public static bool IsCustomHandler(IConfiguration configuration) => !string.IsNullOrEmpty(configuration[PortVariable]);
 
-    /// <summary>Under the host, the host checks function keys and triggers the queue function.</summary>
-    public static bool IsCustomHandler => !string.IsNullOrEmpty(Port);
-
-    /// <summary>Under the host, listen only on loopback at the port the host chose.</summary>
+    /// <summary>
+    /// Under the host, listen only on loopback at the port the host chose: the host is the only caller, and it
+    /// forwards from the outside only the HTTP-trigger routes of function.json, so <c>/ProcessNotification</c> (and
+    /// the key-less view of the function-key routes) is reachable from this machine only.
+    /// </summary>
     public static void ConfigureKestrel(WebApplicationBuilder builder)
     {
-        if (IsCustomHandler)
+        if (IsCustomHandler(builder.Configuration))
         {
-            if (!int.TryParse(Port, NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
+            var value = builder.Configuration[PortVariable];
+            if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
             {
                 throw new ConfigurationException($"Setting '{PortVariable}' is malformed: expected a TCP port number.");
             }

@@ -1,3 +1,4 @@
+using System.Text;
 using Azure;
 using Azure.Storage.Queues.Models;
 using PaymentFunctions.Notifications;
@@ -9,7 +10,9 @@ namespace PaymentFunctions.Hosting;
 /// The standalone stand-in for the Functions queue trigger, with the same semantics and host.json settings:
 /// batches of <c>batchSize</c>; success deletes; failure releases the message after <c>visibilityTimeout</c>;
 /// at <c>maxDequeueCount</c> failures (or on arrival past it) the message is copied to the poison queue and
-/// deleted; an empty queue is polled with randomized backoff up to <c>maxPollingInterval</c>.
+/// deleted; an empty queue is polled with randomized backoff up to <c>maxPollingInterval</c>. A message that can
+/// never be processed (not Base64, not UTF-8, not an envelope: <see cref="PermanentMessageException"/>) is
+/// poisoned at once, as the host's trigger does with a message it cannot decode.
 /// </summary>
 public sealed class QueueListener(
     StorageResources storage,
@@ -26,6 +29,8 @@ public sealed class QueueListener(
     private static readonly TimeSpan Lease = TimeSpan.FromMinutes(1);
 
     private static readonly TimeSpan MinimumPoll = TimeSpan.FromMilliseconds(100);
+
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -67,37 +72,73 @@ public sealed class QueueListener(
     public async Task<int> PollOnceAsync(CancellationToken cancellationToken)
     {
         await storage.EnsureCreatedAsync(cancellationToken);
-        QueueMessage[] messages = await storage.Notifications.ReceiveMessagesAsync(settings.BatchSize, Lease, cancellationToken);
+        // Received without decoding, and decoded one by one below: the SDK's Base64 decoding would fail the whole
+        // batch on one message that is not Base64, again on every poll, and never poison it.
+        QueueMessage[] messages = await storage.RawNotifications.ReceiveMessagesAsync(settings.BatchSize, Lease, cancellationToken);
         await Task.WhenAll(messages.Select(m => HandleAsync(m, cancellationToken)));
         return messages.Length;
     }
 
+    /// <summary>
+    /// A stored message's text: Base64 (host.json <c>messageEncoding</c>) of UTF-8 text, as <see cref="NotificationQueue"/>
+    /// sends it and as the host's trigger decodes it. Anything else can never be processed.
+    /// </summary>
+    internal static string Decode(string stored)
+    {
+        byte[] bytes;
+        try
+        {
+            bytes = Convert.FromBase64String(stored);
+        }
+        catch (FormatException)
+        {
+            throw new InvalidMessageException("The message is not Base64.");
+        }
+
+        try
+        {
+            return StrictUtf8.GetString(bytes);
+        }
+        catch (DecoderFallbackException)
+        {
+            throw new InvalidMessageException("The message's Base64 content is not UTF-8 text.");
+        }
+    }
+
     private async Task HandleAsync(QueueMessage message, CancellationToken cancellationToken)
     {
+        // With no message encoding, Body is the stored text itself: what a poisoned copy must carry unchanged.
+        var stored = message.Body.ToString();
         if (message.DequeueCount > settings.MaxDequeueCount)
         {
-            await PoisonAsync(message, "arrived past the maximum dequeue count", cancellationToken);
+            await PoisonAsync(message, stored, "arrived past the maximum dequeue count", cancellationToken);
             return;
         }
 
         try
         {
+            var text = Decode(stored);
             await using var scope = scopes.CreateAsyncScope();
             var processor = scope.ServiceProvider.GetRequiredService<NotificationProcessor>();
-            var outcome = await processor.ProcessAsync(message.Body.ToString(), cancellationToken);
-            await storage.Notifications.DeleteMessageAsync(message.MessageId, message.PopReceipt, cancellationToken);
+            var outcome = await processor.ProcessAsync(text, cancellationToken);
+            await storage.RawNotifications.DeleteMessageAsync(message.MessageId, message.PopReceipt, cancellationToken);
             logger.LogDebug("Message {MessageId}: {Outcome}", message.MessageId, outcome);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             // Shutting down: the lease runs out and the message comes back.
         }
+        catch (PermanentMessageException ex)
+        {
+            // No retry can fix it (orphans are recorded by the processor and never get here): poison it now, unchanged.
+            await PoisonAsync(message, stored, ex.Message, cancellationToken);
+        }
         catch (Exception ex)
         {
             if (message.DequeueCount >= settings.MaxDequeueCount)
             {
                 logger.LogError(ex, "Message {MessageId} failed {Count} times; moving it to {Poison}", message.MessageId, message.DequeueCount, storage.Poison.Name);
-                await PoisonAsync(message, ex.Message, cancellationToken);
+                await PoisonAsync(message, stored, ex.Message, cancellationToken);
                 return;
             }
 
@@ -107,13 +148,14 @@ public sealed class QueueListener(
         }
     }
 
-    private async Task PoisonAsync(QueueMessage message, string reason, CancellationToken cancellationToken)
+    private async Task PoisonAsync(QueueMessage message, string stored, string reason, CancellationToken cancellationToken)
     {
         try
         {
-            // Copy first, delete second: a crash in between leaves a duplicate, never a loss.
-            await storage.Poison.SendMessageAsync(message.Body.ToString(), cancellationToken);
-            await storage.Notifications.DeleteMessageAsync(message.MessageId, message.PopReceipt, cancellationToken);
+            // Copy first, delete second: a crash in between leaves a duplicate, never a loss. Both clients are
+            // unencoded, so the copy is the stored text byte for byte, whatever it holds.
+            await storage.RawPoison.SendMessageAsync(stored, cancellationToken);
+            await storage.RawNotifications.DeleteMessageAsync(message.MessageId, message.PopReceipt, cancellationToken);
             logger.LogError("Message {MessageId} poisoned: {Reason}", message.MessageId, reason);
         }
         catch (RequestFailedException ex)
@@ -126,7 +168,7 @@ public sealed class QueueListener(
     {
         try
         {
-            await storage.Notifications.UpdateMessageAsync(message.MessageId, message.PopReceipt, visibilityTimeout: settings.VisibilityTimeout, cancellationToken: cancellationToken);
+            await storage.RawNotifications.UpdateMessageAsync(message.MessageId, message.PopReceipt, visibilityTimeout: settings.VisibilityTimeout, cancellationToken: cancellationToken);
         }
         catch (RequestFailedException ex)
         {

@@ -110,7 +110,7 @@ public static class RateLimits
     /// </summary>
     public static string ClientKey(HttpContext context)
     {
-        if (Hosting.FunctionsHost.IsCustomHandler)
+        if (Hosting.FunctionsHost.IsCustomHandler(context.RequestServices.GetRequiredService<IConfiguration>()))
         {
             var forwarded = context.Request.Headers["X-Forwarded-For"].ToString();
             var last = forwarded[(forwarded.LastIndexOf(',') + 1)..].Trim();

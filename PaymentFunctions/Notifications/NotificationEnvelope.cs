@@ -29,16 +29,32 @@ public sealed record NotificationEnvelope(
     public string ToJson() => JsonSerializer.Serialize(this, Options);
 
     /// <summary>
-    /// Parses a message text. The Functions host may hand the text over JSON-encoded once more (a JSON string
-    /// whose content is the envelope), so a string literal is unwrapped once.
+    /// The message text as it was queued. The Functions host may hand the text over JSON-encoded once more (a JSON
+    /// string whose content is the envelope; an envelope itself never starts with a quote), so a string literal is
+    /// unwrapped once. Null when the text starts with a quote but is not a JSON string.
     /// </summary>
-    public static NotificationEnvelope Parse(string text)
+    public static string? Unwrap(string text)
     {
         var trimmed = text.AsSpan().Trim();
-        if (trimmed.Length > 0 && trimmed[0] == '"')
+        if (trimmed.Length == 0 || trimmed[0] != '"')
         {
-            text = JsonSerializer.Deserialize<string>(text) ?? throw new InvalidMessageException("The message is an empty JSON string.");
+            return text;
         }
+
+        try
+        {
+            return JsonSerializer.Deserialize<string>(text);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Parses a message text (see <see cref="Unwrap"/>); anything that is not a version-1 envelope is an <see cref="InvalidMessageException"/>.</summary>
+    public static NotificationEnvelope Parse(string text)
+    {
+        text = Unwrap(text) ?? throw new InvalidMessageException("The message is a malformed JSON string.");
 
         NotificationEnvelope? envelope;
         try
@@ -58,6 +74,3 @@ public sealed record NotificationEnvelope(
         return envelope;
     }
 }
-
-/// <summary>A message that can never be processed; it is retried like any failure and ends in the poison queue.</summary>
-public sealed class InvalidMessageException(string message) : Exception(message);

@@ -7,8 +7,9 @@ namespace PaymentFunctions.Orders;
 /// <summary>The result of processing one P云 result against its order.</summary>
 public sealed record ProcessResult(string OrderId, OrderStatus From, OrderStatus To, string Outcome, bool Duplicate);
 
-/// <summary>A P云 pay_order that maps to no order or attempt of ours: retried, then poisoned for a human.</summary>
-public sealed class UnknownPayOrderException(string payOrder) : Exception($"No order or attempt matches pay_order '{payOrder}'.");
+/// <summary>A P云 pay_order that maps to no order or attempt of ours: no retry can fix it; recorded as an orphan.</summary>
+public sealed class UnknownPayOrderException(string payOrder)
+    : Notifications.OrphanNotificationException("pyun", payOrder, $"No order or attempt matches pay_order '{payOrder}'.");
 
 /// <summary>
 /// Applies a P云 result (notification or query answer) to its order: read, decide with

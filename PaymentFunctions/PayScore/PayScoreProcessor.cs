@@ -7,8 +7,16 @@ using PaymentFunctions.WeChatPay;
 
 namespace PaymentFunctions.PayScore;
 
-/// <summary>A Pay Score callback or answer for an out_order_no we never created: retried, then poisoned.</summary>
-public sealed class UnknownPayScoreOrderException(string outOrderNo) : Exception($"No Pay Score order '{outOrderNo}'.");
+/// <summary>A Pay Score callback or answer for an out_order_no we never claimed: no retry can fix it; recorded as an orphan.</summary>
+public sealed class UnknownPayScoreOrderException(string outOrderNo)
+    : Notifications.OrphanNotificationException("wechatpay", outOrderNo, $"No Pay Score order '{outOrderNo}'.");
+
+/// <summary>
+/// The out_order_no is claimed but its creation at WeChat Pay is not recorded yet (in flight, or its recording
+/// failed): transient, so it keeps its retries, and ends in the poison queue if the creation never lands.
+/// </summary>
+public sealed class PayScoreOrderNotCreatedException(string outOrderNo)
+    : Exception($"Pay Score order '{outOrderNo}' is claimed but its creation is not recorded yet.");
 
 public sealed record PayScoreProcessResult(PayScoreOrderEntity Order, string Outcome, bool Duplicate);
 
@@ -60,9 +68,14 @@ public sealed class PayScoreProcessor(StorageResources storage, TimeProvider clo
         for (var round = 1; ; round++)
         {
             var order = await GetAsync(outOrderNo, cancellationToken);
-            if (order is null || !order.IsCreated)
+            if (order is null)
             {
                 throw new UnknownPayScoreOrderException(outOrderNo);
+            }
+
+            if (!order.IsCreated)
+            {
+                throw new PayScoreOrderNotCreatedException(outOrderNo);
             }
 
             var fromState = Describe(order);

@@ -17,6 +17,7 @@ public sealed partial class StorageOptions
     public string OrdersTable => $"{NamePrefix}PaymentOrders";
     public string OrderIndexTable => $"{NamePrefix}PaymentOrderIndex";
     public string PayScoreOrdersTable => $"{NamePrefix}PayScoreOrders";
+    public string OrphansTable => $"{NamePrefix}PaymentOrphans";
     public string NotificationQueue => $"{NamePrefix}{NotificationQueueName}";
     public string PoisonQueue => $"{NotificationQueue}-poison";
 
@@ -24,7 +25,7 @@ public sealed partial class StorageOptions
     internal static partial Regex PrefixPattern();
 }
 
-internal sealed class StorageOptionsValidator : IValidateOptions<StorageOptions>
+internal sealed class StorageOptionsValidator(IConfiguration configuration) : IValidateOptions<StorageOptions>
 {
     public ValidateOptionsResult Validate(string? name, StorageOptions o)
     {
@@ -33,7 +34,7 @@ internal sealed class StorageOptionsValidator : IValidateOptions<StorageOptions>
             return ValidateOptionsResult.Fail("Setting 'Storage:NamePrefix' is malformed: expected up to 12 lowercase letters or digits.");
         }
 
-        if (o.NamePrefix.Length > 0 && Hosting.FunctionsHost.IsCustomHandler)
+        if (o.NamePrefix.Length > 0 && Hosting.FunctionsHost.IsCustomHandler(configuration))
         {
             return ValidateOptionsResult.Fail("Setting 'Storage:NamePrefix' must be empty under the Functions host: function.json names the queue.");
         }

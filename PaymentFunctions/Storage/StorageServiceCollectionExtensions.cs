@@ -6,6 +6,13 @@ namespace PaymentFunctions.Storage;
 
 public static class StorageServiceCollectionExtensions
 {
+    /// <summary>
+    /// The name of the second queue service client: same account and credential, no message encoding. The
+    /// listener receives and poisons through it, so it sees each message's text exactly as stored (see
+    /// <see cref="StorageResources.RawNotifications"/>).
+    /// </summary>
+    public const string RawQueueClientName = "raw";
+
     /// <summary>One shared client per service, registered through the Azure SDK's client factory.</summary>
     public static IServiceCollection AddPaymentStorage(this IServiceCollection services, IConfiguration configuration)
     {
@@ -23,12 +30,16 @@ public static class StorageServiceCollectionExtensions
                 clients.AddTableServiceClient(connection.ConnectionString);
                 clients.AddQueueServiceClient(connection.ConnectionString)
                     .ConfigureOptions(o => o.MessageEncoding = QueueMessageEncoding.Base64);
+                clients.AddQueueServiceClient(connection.ConnectionString).WithName(RawQueueClientName)
+                    .ConfigureOptions(o => o.MessageEncoding = QueueMessageEncoding.None);
             }
             else
             {
                 clients.AddTableServiceClient(connection.TableServiceUri);
                 clients.AddQueueServiceClient(connection.QueueServiceUri)
                     .ConfigureOptions(o => o.MessageEncoding = QueueMessageEncoding.Base64);
+                clients.AddQueueServiceClient(connection.QueueServiceUri).WithName(RawQueueClientName)
+                    .ConfigureOptions(o => o.MessageEncoding = QueueMessageEncoding.None);
                 clients.UseCredential(connection.CreateCredential());
             }
         });
@@ -42,7 +53,12 @@ public static class StorageServiceCollectionExtensions
 /// The app's tables and queues, created on first use and re-tried until that succeeds, so the app starts
 /// even while storage is briefly away, and never runs against a table that does not exist.
 /// </summary>
-public sealed class StorageResources(TableServiceClient tables, QueueServiceClient queues, Microsoft.Extensions.Options.IOptions<StorageOptions> options, ILogger<StorageResources> logger) : IDisposable
+public sealed class StorageResources(
+    TableServiceClient tables,
+    QueueServiceClient queues,
+    IAzureClientFactory<QueueServiceClient> queueClients,
+    Microsoft.Extensions.Options.IOptions<StorageOptions> options,
+    ILogger<StorageResources> logger) : IDisposable
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
     private volatile bool _ready;
@@ -50,8 +66,22 @@ public sealed class StorageResources(TableServiceClient tables, QueueServiceClie
     public TableClient Orders { get; } = tables.GetTableClient(options.Value.OrdersTable);
     public TableClient OrderIndex { get; } = tables.GetTableClient(options.Value.OrderIndexTable);
     public TableClient PayScoreOrders { get; } = tables.GetTableClient(options.Value.PayScoreOrdersTable);
+    public TableClient Orphans { get; } = tables.GetTableClient(options.Value.OrphansTable);
+
+    /// <summary>The notification queue with Base64 messages of UTF-8 text, as the Functions queue trigger expects.</summary>
     public QueueClient Notifications { get; } = queues.GetQueueClient(options.Value.NotificationQueue);
+
     public QueueClient Poison { get; } = queues.GetQueueClient(options.Value.PoisonQueue);
+
+    /// <summary>
+    /// The same queue without message encoding: a message's text exactly as stored. The listener receives through
+    /// it and decodes each message itself, so one message that is not Base64 (or not UTF-8) fails alone instead of
+    /// the whole batch, and can be poisoned byte for byte.
+    /// </summary>
+    public QueueClient RawNotifications { get; } = queueClients.CreateClient(StorageServiceCollectionExtensions.RawQueueClientName).GetQueueClient(options.Value.NotificationQueue);
+
+    /// <summary>The poison queue without message encoding: what is sent through it is stored exactly as given.</summary>
+    public QueueClient RawPoison { get; } = queueClients.CreateClient(StorageServiceCollectionExtensions.RawQueueClientName).GetQueueClient(options.Value.PoisonQueue);
 
     public async ValueTask EnsureCreatedAsync(CancellationToken cancellationToken)
     {
@@ -71,10 +101,12 @@ public sealed class StorageResources(TableServiceClient tables, QueueServiceClie
             await CreateAsync(Orders.Name, ct => Orders.CreateIfNotExistsAsync(ct), cancellationToken);
             await CreateAsync(OrderIndex.Name, ct => OrderIndex.CreateIfNotExistsAsync(ct), cancellationToken);
             await CreateAsync(PayScoreOrders.Name, ct => PayScoreOrders.CreateIfNotExistsAsync(ct), cancellationToken);
+            await CreateAsync(Orphans.Name, ct => Orphans.CreateIfNotExistsAsync(ct), cancellationToken);
             await CreateAsync(Notifications.Name, ct => Notifications.CreateIfNotExistsAsync(cancellationToken: ct), cancellationToken);
             await CreateAsync(Poison.Name, ct => Poison.CreateIfNotExistsAsync(cancellationToken: ct), cancellationToken);
             _ready = true;
-            logger.LogInformation("Storage ready: tables {Orders}, {Index}, {PayScore}; queues {Queue}, {Poison}", Orders.Name, OrderIndex.Name, PayScoreOrders.Name, Notifications.Name, Poison.Name);
+            logger.LogInformation("Storage ready: tables {Orders}, {Index}, {PayScore}, {Orphans}; queues {Queue}, {Poison}",
+                Orders.Name, OrderIndex.Name, PayScoreOrders.Name, Orphans.Name, Notifications.Name, Poison.Name);
         }
         finally
         {
