@@ -64,7 +64,7 @@ public sealed class NotificationProcessor(PyunPaymentProcessor pyun, PayScore.Pa
             }
 
             default:
-                throw new InvalidMessageException($"Unknown notification kind '{envelope.Kind}'.");
+                throw new InvalidMessageException($"Unknown notification kind '{Http.LogValue.Safe(envelope.Kind, 40)}'.");
         }
     }
 

@@ -4,6 +4,8 @@ using Azure;
 using Azure.Data.Tables;
 using PaymentFunctions.Storage;
 
+using PaymentFunctions.Http;
+
 namespace PaymentFunctions.Notifications;
 
 /// <summary>A verified notification about an order we do not have, as an operator will see it.</summary>
@@ -64,12 +66,12 @@ public sealed class OrphanStore(StorageResources storage, TimeProvider clock, IL
         catch (RequestFailedException ex) when (ex.Status == 409)
         {
             logger.LogInformation("Orphan {Platform} {Kind} for {Reference} is already recorded ({Table}/{RowKey}); nothing changed",
-                orphan.Platform, orphan.Kind, orphan.Reference, storage.Orphans.Name, row.RowKey);
+                orphan.Platform, orphan.Kind, LogValue.Safe(orphan.Reference), storage.Orphans.Name, row.RowKey);
             return false;
         }
 
         logger.LogWarning("ORPHAN {Platform} {Kind} for {Reference}: {Reason} Recorded in {Table} ({PartitionKey}/{RowKey}); the message is completed",
-            orphan.Platform, orphan.Kind, orphan.Reference, orphan.Reason, storage.Orphans.Name, row.PartitionKey, row.RowKey);
+            orphan.Platform, orphan.Kind, LogValue.Safe(orphan.Reference), LogValue.Safe(orphan.Reason, 256), storage.Orphans.Name, row.PartitionKey, row.RowKey);
         return true;
     }
 

@@ -9,7 +9,7 @@ public sealed record ProcessResult(string OrderId, OrderStatus From, OrderStatus
 
 /// <summary>A P云 pay_order that maps to no order or attempt of ours: no retry can fix it; recorded as an orphan.</summary>
 public sealed class UnknownPayOrderException(string payOrder)
-    : Notifications.OrphanNotificationException("pyun", payOrder, $"No order or attempt matches pay_order '{payOrder}'.");
+    : Notifications.OrphanNotificationException("pyun", payOrder, $"No order or attempt matches pay_order '{Http.LogValue.Safe(payOrder)}'.");
 
 /// <summary>
 /// Applies a P云 result (notification or query answer) to its order: read, decide with

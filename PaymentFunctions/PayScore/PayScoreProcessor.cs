@@ -9,7 +9,7 @@ namespace PaymentFunctions.PayScore;
 
 /// <summary>A Pay Score callback or answer for an out_order_no we never claimed: no retry can fix it; recorded as an orphan.</summary>
 public sealed class UnknownPayScoreOrderException(string outOrderNo)
-    : Notifications.OrphanNotificationException("wechatpay", outOrderNo, $"No Pay Score order '{outOrderNo}'.");
+    : Notifications.OrphanNotificationException("wechatpay", outOrderNo, $"No Pay Score order '{Http.LogValue.Safe(outOrderNo)}'.");
 
 /// <summary>
 /// The out_order_no is claimed but its creation at WeChat Pay is not recorded yet (in flight, or its recording
