@@ -34,15 +34,16 @@ public sealed record NotificationEnvelope(
     /// </summary>
     public static NotificationEnvelope Parse(string text)
     {
-        var trimmed = text.AsSpan().Trim();
-        if (trimmed.Length > 0 && trimmed[0] == '"')
-        {
-            text = JsonSerializer.Deserialize<string>(text) ?? throw new InvalidMessageException("The message is an empty JSON string.");
-        }
-
         NotificationEnvelope? envelope;
         try
         {
+            // Inside the try: a broken outer string is as invalid as a broken envelope, and must say so the same way.
+            var trimmed = text.AsSpan().Trim();
+            if (trimmed.Length > 0 && trimmed[0] == '"')
+            {
+                text = JsonSerializer.Deserialize<string>(text) ?? throw new InvalidMessageException("The message is an empty JSON string.");
+            }
+
             envelope = JsonSerializer.Deserialize<NotificationEnvelope>(text, Options);
         }
         catch (JsonException ex)
