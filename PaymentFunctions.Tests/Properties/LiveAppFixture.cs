@@ -1,0 +1,65 @@
+using System.Net;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using PaymentFunctions.PayScore;
+using PaymentFunctions.Tests.Infrastructure;
+using PaymentFunctions.Tests.PayScore;
+using PaymentFunctions.WeChatPay;
+
+namespace PaymentFunctions.Tests.Properties;
+
+/// <summary>
+/// The whole app (P云 and Pay Score) on a real Kestrel socket against Azurite and the fakes, so requests can
+/// carry any bytes, and a few orders to aim at: a prepared P云 order, a CREATED and a confirmed Pay Score order.
+/// </summary>
+public sealed class LiveAppFixture : IAsyncLifetime
+{
+    public PaymentApp App { get; } = new PaymentApp().EnableWeChatPay();
+
+    public Uri Server { get; private set; } = null!;
+
+    public string OrderId { get; private set; } = "";
+
+    public string PayOrder { get; private set; } = "";
+
+    public string CreatedOutOrderNo { get; private set; } = "";
+
+    public string ConfirmedOutOrderNo { get; private set; } = "";
+
+    public async ValueTask InitializeAsync()
+    {
+        await App.InitializeAsync();
+        App.UseKestrel(0);
+        App.StartServer();
+        var addresses = App.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
+        Server = new Uri(addresses.First().Replace("[::]", "127.0.0.1", StringComparison.Ordinal).Replace("localhost", "127.0.0.1", StringComparison.Ordinal));
+
+        var order = await App.CreateOrderAsync(amount: 1000);
+        OrderId = order.OrderId;
+        PayOrder = (await App.PrepareAsync(OrderId)).PayOrder;
+
+        CreatedOutOrderNo = PayScoreApi.NewOutOrderNo();
+        await App.CreatePayScoreOrderAsync(CreatedOutOrderNo);
+        ConfirmedOutOrderNo = PayScoreApi.NewOutOrderNo();
+        await App.CreatePayScoreOrderAsync(ConfirmedOutOrderNo);
+        var status = await App.WeChat!.State.SendCallbackAsync(ConfirmedOutOrderNo, PayScoreStates.UserConfirmEvent, new Uri(Server, "/api/notify/wechatpay"), App.CreateClient());
+        Assert.Equal(HttpStatusCode.NoContent, status);
+        await App.DrainQueueAsync();
+        Assert.Equal(PayScoreStates.UserConfirm, (await PayScoreAsync(ConfirmedOutOrderNo))!.StateDescription);
+    }
+
+    public ValueTask DisposeAsync() => App.DisposeAsync();
+
+    public async Task<PayScoreOrderEntity?> PayScoreAsync(string outOrderNo) =>
+        await App.Services.GetRequiredService<PayScoreProcessor>().GetAsync(outOrderNo, CancellationToken.None);
+
+    internal Task<RawResponse> SendAsync(RawRequest request) => RawHttp.SendAsync(Server, request);
+
+    /// <summary>Removes whatever a verified request queued, so the next check starts from an empty queue.</summary>
+    public async Task ClearQueueAsync()
+    {
+        await App.Storage.EnsureCreatedAsync(CancellationToken.None);
+        await App.Storage.Notifications.ClearMessagesAsync();
+    }
+}
