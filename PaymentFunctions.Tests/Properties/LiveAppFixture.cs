@@ -1,10 +1,13 @@
 using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using PaymentFunctions.PayScore;
 using PaymentFunctions.Tests.Infrastructure;
 using PaymentFunctions.Tests.PayScore;
+using PaymentFunctions.Tests.WeChatPay;
 using PaymentFunctions.WeChatPay;
 
 namespace PaymentFunctions.Tests.Properties;
@@ -61,5 +64,28 @@ public sealed class LiveAppFixture : IAsyncLifetime
     {
         await App.Storage.EnsureCreatedAsync(CancellationToken.None);
         await App.Storage.Notifications.ClearMessagesAsync();
+    }
+
+    /// <summary>The envelope WeChat Pay posts: the resource sealed with the APIv3 key (nonce and time fixed; the signature is added by the caller).</summary>
+    internal static byte[] CallbackEnvelope(string resourcePlaintext, string eventType, string id, string apiV3Key = WeChatPayTestData.ApiV3Key)
+    {
+        const string nonce = "livenonce123";
+        var envelope = new JsonObject
+        {
+            ["id"] = id,
+            ["create_time"] = "2026-11-25T10:00:00+08:00",
+            ["resource_type"] = "encrypt-resource",
+            ["event_type"] = eventType,
+            ["summary"] = "test",
+            ["resource"] = new JsonObject
+            {
+                ["algorithm"] = WeChatPayAesGcm.Algorithm,
+                ["ciphertext"] = WeChatPayAesGcm.Encrypt(Encoding.UTF8.GetBytes(apiV3Key), nonce, "payscore", Encoding.UTF8.GetBytes(resourcePlaintext)),
+                ["nonce"] = nonce,
+                ["associated_data"] = "payscore",
+                ["original_type"] = "payscore",
+            },
+        };
+        return Encoding.UTF8.GetBytes(envelope.ToJsonString());
     }
 }

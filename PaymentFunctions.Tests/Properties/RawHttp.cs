@@ -109,6 +109,38 @@ internal static class RawHttp
         return Parse(received.ToArray());
     }
 
+    /// <summary>Sends the head and the first <paramref name="bodyBytes"/> of the body, then nothing, keeping the connection open.</summary>
+    public static async Task<RawResponse> SendStalledAsync(Uri server, RawRequest request, int bodyBytes, TimeSpan wait)
+    {
+        using var timeout = new CancellationTokenSource(wait);
+        using var client = new TcpClient { NoDelay = true };
+        await client.ConnectAsync(server.Host, server.Port, timeout.Token);
+        var stream = client.GetStream();
+        var all = request.ToBytes(server.Authority);
+        await stream.WriteAsync(all.AsMemory(0, all.Length - request.Body.Length + Math.Min(bodyBytes, request.Body.Length)), timeout.Token);
+
+        var received = new MemoryStream();
+        var buffer = new byte[4096];
+        try
+        {
+            // Read until the answer is complete (the server closes, as asked) or the wait is over.
+            int read;
+            while ((read = await stream.ReadAsync(buffer, timeout.Token)) > 0)
+            {
+                received.Write(buffer, 0, read);
+            }
+        }
+        catch (OperationCanceledException) when (received.Length == 0)
+        {
+            throw new TimeoutException($"No answer within {wait.TotalSeconds} s to an upload that stalled after {bodyBytes} bytes.");
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException)
+        {
+        }
+
+        return Parse(received.ToArray());
+    }
+
     private static RawResponse Parse(byte[] bytes)
     {
         // Skip interim answers (100 Continue): the final one follows.

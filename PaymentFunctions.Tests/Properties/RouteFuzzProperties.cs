@@ -264,7 +264,7 @@ public sealed class RouteFuzzProperties(LiveAppFixture live) : IClassFixture<Liv
                 }
 
                 var plaintext = "{" + string.Join(",", members.Select(m => Json(m.Item1) + ":" + m.Item2)) + "}";
-                var body = CallbackEnvelope(plaintext, eventType, id ?? "EV-" + Guid.NewGuid().ToString("N"));
+                var body = LiveAppFixture.CallbackEnvelope(plaintext, eventType, id ?? "EV-" + Guid.NewGuid().ToString("N"));
                 var signed = WeChatPayTestData.Sign(body, WeChatPayTestData.WeChatPayPrivatePem, WeChatPayTestData.PublicKeyId, live.App.Clock.GetUtcNow().ToUnixTimeSeconds());
                 return (new RawRequest("POST", "/api/notify/wechatpay",
                 [
@@ -275,27 +275,4 @@ public sealed class RouteFuzzProperties(LiveAppFixture live) : IClassFixture<Liv
                     new(WeChatPaySignatureHeaders.SerialHeader, signed.Serial!),
                 ], body), true);
             });
-
-    /// <summary>The envelope WeChat Pay posts: the resource sealed with the APIv3 key.</summary>
-    internal static byte[] CallbackEnvelope(string resourcePlaintext, string eventType, string id)
-    {
-        const string nonce = "fuzznonce123";
-        var envelope = new JsonObject
-        {
-            ["id"] = id,
-            ["create_time"] = "2026-11-25T10:00:00+08:00",
-            ["resource_type"] = "encrypt-resource",
-            ["event_type"] = eventType,
-            ["summary"] = "fuzz",
-            ["resource"] = new JsonObject
-            {
-                ["algorithm"] = WeChatPayAesGcm.Algorithm,
-                ["ciphertext"] = WeChatPayAesGcm.Encrypt(Encoding.UTF8.GetBytes(WeChatPayTestData.ApiV3Key), nonce, "payscore", Encoding.UTF8.GetBytes(resourcePlaintext)),
-                ["nonce"] = nonce,
-                ["associated_data"] = "payscore",
-                ["original_type"] = "payscore",
-            },
-        };
-        return Encoding.UTF8.GetBytes(envelope.ToJsonString());
-    }
 }
