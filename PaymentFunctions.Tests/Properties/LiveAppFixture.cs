@@ -30,6 +30,9 @@ public sealed class LiveAppFixture : IAsyncLifetime
 
     public string ConfirmedOutOrderNo { get; private set; } = "";
 
+    /// <summary>What the corpus saw of the stored orders after its last passing case.</summary>
+    internal string? CorpusSnapshot { get; set; }
+
     public async ValueTask InitializeAsync()
     {
         await App.InitializeAsync();
