@@ -78,7 +78,13 @@ public static class PaymentStateMachine
         {
             FlagRefund(order, attempt, $"paid {result.Value} fen for an order of {order.Amount} fen");
             order.StatusValue = OrderStatus.AmountMismatch;
-            RecordPayment(order, result, now);
+            // Every wrong payment is flagged; the order row shows the earliest, so it does not depend on which
+            // notification happened to be processed first.
+            if (from != OrderStatus.AmountMismatch || IsEarlierThanRecorded(order, result, now))
+            {
+                RecordPayment(order, result, now);
+            }
+
             return new(from, OrderStatus.AmountMismatch, true, "amount mismatch");
         }
 
@@ -95,6 +101,13 @@ public static class PaymentStateMachine
         order.StatusValue = OrderStatus.Paid;
         RecordPayment(order, result, now);
         return new(from, OrderStatus.Paid, true, "paid");
+    }
+
+    private static bool IsEarlierThanRecorded(OrderEntity order, PyunTradeResult result, DateTimeOffset now)
+    {
+        var paidAt = result.TradeTime ?? now;
+        return order.PaidAt is not { } recorded || paidAt < recorded ||
+               (paidAt == recorded && string.CompareOrdinal(result.PayOrder, order.PaidPayOrder) < 0);
     }
 
     private static void RecordPayment(OrderEntity order, PyunTradeResult result, DateTimeOffset now)
