@@ -11,6 +11,16 @@ public static class Program
         {
             case "floor-processor":
                 return await Floors.ProcessorAsync(args[1], int.Parse(args[2], culture), int.Parse(args[3], culture));
+            case "seed":
+                // A profiling aid: `seed <prefix> <orders>` leaves prepared orders and their paid notifications
+                // queued, for an app started by hand (e.g. under dotnet-trace) with Storage__NamePrefix=<prefix>.
+                await Workload.CreateAsync(args[1]);
+                await Workload.FillQueueAsync(args[1], await Workload.SeedOrdersAsync(args[1], int.Parse(args[2], culture), 32), 32);
+                return 0;
+            case "clean-up":
+                // `clean-up <prefix>...` deletes the tables and queues an interrupted run or a profiling seed left.
+                await Workload.CleanUpAsync(args.Skip(1));
+                return 0;
             case "floor-intake":
                 return await Floors.IntakeAsync(args[1], int.Parse(args[2], culture), int.Parse(args[3], culture), int.Parse(args[4], culture));
         }

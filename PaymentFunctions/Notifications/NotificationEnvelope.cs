@@ -28,6 +28,9 @@ public sealed record NotificationEnvelope(
 
     public string ToJson() => JsonSerializer.Serialize(this, Options);
 
+    /// <summary>The same text as <see cref="ToJson"/>, as UTF-8: what the queue stores, without a string in between.</summary>
+    public byte[] ToUtf8Json() => JsonSerializer.SerializeToUtf8Bytes(this, Options);
+
     /// <summary>
     /// Parses a message text. The Functions host may hand the text over JSON-encoded once more (a JSON string
     /// whose content is the envelope), so a string literal is unwrapped once.
