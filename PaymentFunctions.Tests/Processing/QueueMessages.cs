@@ -73,6 +73,8 @@ internal static class QueueMessages
     {
         var outOrderNo = "PS" + Guid.NewGuid().ToString("N")[..24];
         await app.Storage.EnsureCreatedAsync(CancellationToken.None);
+        // These apps run without the WeChatPay section, so the app leaves the Pay Score table alone.
+        await app.Storage.PayScoreOrders.CreateIfNotExistsAsync();
         await app.Storage.PayScoreOrders.AddEntityAsync(new PayScoreOrderEntity { PartitionKey = outOrderNo, CreatedAt = app.Clock.GetUtcNow(), UpdatedAt = app.Clock.GetUtcNow() });
         var payload = new Dictionary<string, object?>
         {

@@ -28,6 +28,9 @@ public sealed record NotificationEnvelope(
 
     public string ToJson() => JsonSerializer.Serialize(this, Options);
 
+    /// <summary>The same text as <see cref="ToJson"/>, as UTF-8: what the queue stores, without a string in between.</summary>
+    public byte[] ToUtf8Json() => JsonSerializer.SerializeToUtf8Bytes(this, Options);
+
     /// <summary>
     /// The message text as it was queued. The Functions host may hand the text over JSON-encoded once more (a JSON
     /// string whose content is the envelope; an envelope itself never starts with a quote), so a string literal is

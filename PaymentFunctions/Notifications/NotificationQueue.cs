@@ -6,6 +6,7 @@ public sealed class NotificationQueue(Storage.StorageResources storage)
     public async Task EnqueueAsync(NotificationEnvelope envelope, CancellationToken cancellationToken)
     {
         await storage.EnsureCreatedAsync(cancellationToken);
-        await storage.Notifications.SendMessageAsync(envelope.ToJson(), cancellationToken);
+        // Bytes, not a string: the client Base64-encodes them as they are (the queue's message encoding).
+        await storage.Notifications.SendMessageAsync(new BinaryData(envelope.ToUtf8Json()), cancellationToken: cancellationToken);
     }
 }

@@ -62,10 +62,53 @@ public sealed class OrderEntity : ITableEntity
     public bool RefundRequired { get; set; }
     public DateTimeOffset? LastQueryAt { get; set; }
 
+    /// <summary>
+    /// What P云 results have made of each attempt, one character per attempt number (the first is attempt 1):
+    /// <c>Y</c> paying, <c>P</c> paid, <c>F</c> failed, <c>-</c> nothing yet (the attempt row says Preparing,
+    /// Prepared or PrepareFailed). Only the processor sets these states, always in a transaction with this row, so
+    /// a decision needs no read of the attempt row; the attempt rows keep the details.
+    /// </summary>
+    public string? AttemptResults { get; set; }
+
+    /// <summary>The timeline row key of the last P云 result applied: that result again is a duplicate, without a write.</summary>
+    public string? LastEvent { get; set; }
+
     public OrderStatus StatusValue
     {
         get => Enum.Parse<OrderStatus>(Status);
         set => Status = value.ToString();
+    }
+
+    /// <summary>The state P云 results gave attempt <paramref name="number"/> (Paying, Paid, Failed), or null when none did.</summary>
+    public string? AttemptResult(int number) =>
+        AttemptResults is { } results && number >= 1 && number <= results.Length
+            ? results[number - 1] switch
+            {
+                'Y' => AttemptStates.Paying,
+                'P' => AttemptStates.Paid,
+                'F' => AttemptStates.Failed,
+                _ => null,
+            }
+            : null;
+
+    /// <summary>Records the attempt's state when it is one that P云 results set; other states leave it as it was.</summary>
+    public void RecordAttemptResult(int number, string state)
+    {
+        var mark = state switch
+        {
+            AttemptStates.Paying => 'Y',
+            AttemptStates.Paid => 'P',
+            AttemptStates.Failed => 'F',
+            _ => '\0',
+        };
+        if (mark == '\0' || number < 1)
+        {
+            return;
+        }
+
+        var results = (AttemptResults ?? "").PadRight(number, '-').ToCharArray();
+        results[number - 1] = mark;
+        AttemptResults = new string(results);
     }
 }
 

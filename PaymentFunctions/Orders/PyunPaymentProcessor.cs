@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Azure;
 using Azure.Data.Tables;
 using PaymentFunctions.Pyun;
 
@@ -12,10 +13,10 @@ public sealed class UnknownPayOrderException(string payOrder)
     : Notifications.OrphanNotificationException("pyun", payOrder, $"No order or attempt matches pay_order '{Http.LogValue.Safe(payOrder)}'.");
 
 /// <summary>
-/// Applies a P云 result (notification or query answer) to its order: read, decide with
+/// Applies a P云 result (notification or query answer) to its order: read the order row, decide with
 /// <see cref="PaymentStateMachine"/>, and write the order, the attempt and the timeline row in one
-/// ETag-conditional transaction. A replay finds its timeline row and changes nothing; a concurrent change
-/// makes it read again and decide again.
+/// ETag-conditional transaction. A replay finds its timeline row (or the order row's <c>LastEvent</c>) and
+/// changes nothing; a concurrent change makes it read again and decide again.
 /// </summary>
 public sealed class PyunPaymentProcessor(OrderStore store, TimeProvider clock, ILogger<PyunPaymentProcessor> logger)
 {
@@ -28,19 +29,33 @@ public sealed class PyunPaymentProcessor(OrderStore store, TimeProvider clock, I
             throw new UnknownPayOrderException(result.PayOrder);
         }
 
+        var eventRow = OrderRows.Timeline($"{number:D3}-{result.EventKey}");
         for (var attemptNo = 1; ; attemptNo++)
         {
-            var order = await store.GetOrderAsync(orderId, cancellationToken) ?? throw new UnknownPayOrderException(result.PayOrder);
-            var attempt = await store.GetAttemptAsync(orderId, number, cancellationToken) ?? throw new UnknownPayOrderException(result.PayOrder);
+            var order = await store.GetOrderAsync(orderId, cancellationToken);
+            // An attempt row is added in the same transaction that counts it, so the order row says which exist.
+            if (order is null || number > order.AttemptCount)
+            {
+                throw new UnknownPayOrderException(result.PayOrder);
+            }
 
+            if (order.LastEvent == eventRow)
+            {
+                LogDuplicate(result, source);
+                return new(orderId, order.StatusValue, order.StatusValue, "duplicate", true);
+            }
+
+            var (attempt, attemptRead) = await AttemptAsync(order, number, result, cancellationToken);
             var now = clock.GetUtcNow();
             var transition = PaymentStateMachine.Apply(order, attempt, result, now);
+            order.RecordAttemptResult(number, attempt.State);
+            order.LastEvent = eventRow;
             order.UpdatedAt = now;
 
             var timeline = new TimelineEntity
             {
                 PartitionKey = orderId,
-                RowKey = OrderRows.Timeline($"{number:D3}-{result.EventKey}"),
+                RowKey = eventRow,
                 At = receivedAt,
                 Kind = source,
                 FromStatus = transition.From.ToString(),
@@ -51,21 +66,21 @@ public sealed class PyunPaymentProcessor(OrderStore store, TimeProvider clock, I
 
             // The timeline row goes first so a replay is reported as its conflict; the order row is always
             // written with its ETag, so the decision above was taken on the state that is still current.
-            var actions = new List<TableTransactionAction>
+            var actions = new List<TableTransactionAction>(3)
             {
                 new(TableTransactionActionType.Add, timeline),
                 new(TableTransactionActionType.UpdateMerge, order, order.ETag),
             };
             if (transition.AttemptChanged)
             {
-                actions.Add(new(TableTransactionActionType.UpdateMerge, attempt, attempt.ETag));
+                actions.Add(new(TableTransactionActionType.UpdateMerge, AttemptChanges(attempt), attemptRead ? attempt.ETag : ETag.All));
             }
 
             try
             {
                 if (!await store.SubmitAsync(actions, cancellationToken))
                 {
-                    logger.LogInformation("P云 {Source} for {PayOrder} (status {Status}) is a duplicate; nothing changed", source, result.PayOrder, result.Status);
+                    LogDuplicate(result, source);
                     return new(orderId, transition.From, transition.From, "duplicate", true);
                 }
             }
@@ -79,6 +94,57 @@ public sealed class PyunPaymentProcessor(OrderStore store, TimeProvider clock, I
             return new(orderId, transition.From, transition.To, transition.Outcome, false);
         }
     }
+
+    /// <summary>
+    /// The attempt as far as the decision needs it. The order row knows the states P云 results set (Paying, Paid,
+    /// Failed); of the others (Preparing, Prepared, PrepareFailed) only "paying" cares which it is, so only a first
+    /// "paying" for an attempt reads the attempt row, and its write is then conditional on that row's ETag.
+    /// </summary>
+    private async Task<(AttemptEntity Attempt, bool Read)> AttemptAsync(OrderEntity order, int number, PyunTradeResult result, CancellationToken cancellationToken)
+    {
+        var known = order.AttemptResult(number);
+        if (known is null && result.Status == PyunTradeResult.Paying)
+        {
+            var row = await store.GetAttemptAsync(order.PartitionKey, number, cancellationToken) ?? throw new UnknownPayOrderException(result.PayOrder);
+            return (row, true);
+        }
+
+        return (new AttemptEntity
+        {
+            PartitionKey = order.PartitionKey,
+            RowKey = OrderRows.Attempt(number),
+            Number = number,
+            PayOrder = result.PayOrder,
+            // Not Paid and not Failed is all that "failed" and "paid" ask of a state P云 has not set.
+            State = known ?? AttemptStates.Prepared,
+        }, false);
+    }
+
+    /// <summary>Only what the state machine may change on an attempt, so a merge without a read overwrites nothing else.</summary>
+    private static TableEntity AttemptChanges(AttemptEntity attempt)
+    {
+        var changes = new TableEntity(attempt.PartitionKey, attempt.RowKey) { [nameof(AttemptEntity.State)] = attempt.State };
+        if (attempt.PaidAmount is { } paid)
+        {
+            changes[nameof(AttemptEntity.PaidAmount)] = paid;
+        }
+
+        if (attempt.PaySerial is { } serial)
+        {
+            changes[nameof(AttemptEntity.PaySerial)] = serial;
+        }
+
+        if (attempt.RefundRequired)
+        {
+            changes[nameof(AttemptEntity.RefundRequired)] = true;
+            changes[nameof(AttemptEntity.RefundReason)] = attempt.RefundReason;
+        }
+
+        return changes;
+    }
+
+    private void LogDuplicate(PyunTradeResult result, string source) =>
+        logger.LogInformation("P云 {Source} for {PayOrder} (status {Status}) is a duplicate; nothing changed", source, result.PayOrder, result.Status);
 
     private void LogTransition(PyunTradeResult result, string source, string orderId, Transition transition)
     {

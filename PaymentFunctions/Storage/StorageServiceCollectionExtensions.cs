@@ -51,13 +51,15 @@ public static class StorageServiceCollectionExtensions
 
 /// <summary>
 /// The app's tables and queues, created on first use and re-tried until that succeeds, so the app starts
-/// even while storage is briefly away, and never runs against a table that does not exist.
+/// even while storage is briefly away, and never runs against a table that does not exist. The Pay Score table
+/// is left alone while Pay Score is off.
 /// </summary>
 public sealed class StorageResources(
     TableServiceClient tables,
     QueueServiceClient queues,
     IAzureClientFactory<QueueServiceClient> queueClients,
     Microsoft.Extensions.Options.IOptions<StorageOptions> options,
+    PayScore.PayScoreFeature payScore,
     ILogger<StorageResources> logger) : IDisposable
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
@@ -98,15 +100,24 @@ public sealed class StorageResources(
                 return;
             }
 
-            await CreateAsync(Orders.Name, ct => Orders.CreateIfNotExistsAsync(ct), cancellationToken);
-            await CreateAsync(OrderIndex.Name, ct => OrderIndex.CreateIfNotExistsAsync(ct), cancellationToken);
-            await CreateAsync(PayScoreOrders.Name, ct => PayScoreOrders.CreateIfNotExistsAsync(ct), cancellationToken);
-            await CreateAsync(Orphans.Name, ct => Orphans.CreateIfNotExistsAsync(ct), cancellationToken);
-            await CreateAsync(Notifications.Name, ct => Notifications.CreateIfNotExistsAsync(cancellationToken: ct), cancellationToken);
-            await CreateAsync(Poison.Name, ct => Poison.CreateIfNotExistsAsync(cancellationToken: ct), cancellationToken);
+            // Independent resources: created side by side, so a cold start waits for one round trip, not six.
+            var creates = new List<Task>
+            {
+                CreateAsync(Orders.Name, ct => Orders.CreateIfNotExistsAsync(ct), cancellationToken),
+                CreateAsync(OrderIndex.Name, ct => OrderIndex.CreateIfNotExistsAsync(ct), cancellationToken),
+                CreateAsync(Orphans.Name, ct => Orphans.CreateIfNotExistsAsync(ct), cancellationToken),
+                CreateAsync(Notifications.Name, ct => Notifications.CreateIfNotExistsAsync(cancellationToken: ct), cancellationToken),
+                CreateAsync(Poison.Name, ct => Poison.CreateIfNotExistsAsync(cancellationToken: ct), cancellationToken),
+            };
+            if (payScore.Enabled)
+            {
+                creates.Add(CreateAsync(PayScoreOrders.Name, ct => PayScoreOrders.CreateIfNotExistsAsync(ct), cancellationToken));
+            }
+
+            await Task.WhenAll(creates);
             _ready = true;
-            logger.LogInformation("Storage ready: tables {Orders}, {Index}, {PayScore}, {Orphans}; queues {Queue}, {Poison}",
-                Orders.Name, OrderIndex.Name, PayScoreOrders.Name, Orphans.Name, Notifications.Name, Poison.Name);
+            logger.LogInformation("Storage ready: tables {Orders}, {Index}, {Orphans}{PayScore}; queues {Queue}, {Poison}", Orders.Name, OrderIndex.Name,
+                Orphans.Name, payScore.Enabled ? ", " + PayScoreOrders.Name : "", Notifications.Name, Poison.Name);
         }
         finally
         {

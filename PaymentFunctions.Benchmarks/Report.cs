@@ -1,0 +1,82 @@
+using System.Globalization;
+
+namespace PaymentFunctions.Benchmarks;
+
+/// <summary>The figures of one run and how they print: each beside its floor, with the ratio and the goal.</summary>
+public sealed class Report
+{
+    public double ProcessorRate { get; set; }
+    public double ProcessorFloorRate { get; set; }
+    public double ProcessorCpuMs { get; set; }
+    public double ProcessorFloorCpuMs { get; set; }
+    public string ProcessorRounds { get; set; } = "";
+
+    public double IntakeRate { get; set; }
+    public double IntakeFloorRate { get; set; }
+    public double IntakeCpuMs { get; set; }
+    public double IntakeFloorCpuMs { get; set; }
+    public string IntakeRounds { get; set; } = "";
+
+    public long StartupCreates { get; set; }
+    public double Create { get; set; }
+    public double Prepare { get; set; }
+    public double Intake { get; set; }
+    public double Processing { get; set; }
+    public string ProcessingDetail { get; set; } = "";
+    public double Status { get; set; }
+    public double DuplicateIntake { get; set; }
+    public double DuplicateProcessing { get; set; }
+    public string DuplicateDetail { get; set; } = "";
+
+    public double IdleMb { get; set; }
+    public double BareIdleMb { get; set; }
+    public double LoadPeakMb { get; set; }
+    public double LoadAfterMb { get; set; }
+    public int LoadFailures { get; set; }
+    public double OutageBeforeMb { get; set; }
+    public double OutagePeakMb { get; set; }
+    public double OutageAfterMb { get; set; }
+    public string OutageAnswers { get; set; } = "";
+
+    public double ColdProductMs { get; set; }
+    public double ColdBareMs { get; set; }
+
+    public void Print(BenchOptions o, TimeSpan elapsed)
+    {
+        var perPaid = Create + Prepare + Intake + Processing + Status;
+        // The design's least: index + order insert; attempt claim + pay_id write; one send; read + transaction +
+        // delete (+ the batch's receive); one read.
+        const double FloorPerPaid = 2 + 2 + 1 + 3 + 1;
+        var perDuplicate = DuplicateIntake + DuplicateProcessing;
+
+        Console.WriteLine($"PaymentFunctions benchmark ({Environment.ProcessorCount} cores, Azurite on 127.0.0.1, {elapsed.TotalSeconds:0} s)");
+        Console.WriteLine($"{"figure",-44}{"product",11}{"floor",11}{"ratio",8}  goal");
+        Row($"processor, orders/s ({o.Orders} paid, {o.Rounds} rounds)", ProcessorRate, ProcessorFloorRate, ProcessorRate / ProcessorFloorRate, ">= 0.85");
+        Row("  CPU ms per order", ProcessorCpuMs, ProcessorFloorCpuMs, ProcessorCpuMs / ProcessorFloorCpuMs, "");
+        Line($"  rounds (product/floor): {ProcessorRounds}");
+        Row($"intake, notifications/s (concurrency {o.Concurrency})", IntakeRate, IntakeFloorRate, IntakeRate / IntakeFloorRate, ">= 0.9");
+        Row("  CPU ms per notification", IntakeCpuMs, IntakeFloorCpuMs, IntakeCpuMs / IntakeFloorCpuMs, "");
+        Line($"  rounds (product/floor): {IntakeRounds}");
+        Row("storage requests per paid order", perPaid, FloorPerPaid, perPaid / FloorPerPaid, "about 8 + create's 1");
+        Line(F($"  create {Create:0.##}, prepare {Prepare:0.##}, intake {Intake:0.##}, processing {Processing:0.##}, status {Status:0.##}"));
+        Line($"  processing: {ProcessingDetail}");
+        Row("storage requests per duplicate notification", perDuplicate, double.NaN, double.NaN, "<= 4");
+        Line(F($"  intake {DuplicateIntake:0.##}, processing {DuplicateProcessing:0.##}: {DuplicateDetail}"));
+        Row("storage create calls at start-up", StartupCreates, double.NaN, double.NaN, "");
+        Row("memory idle, MB RSS (floor: bare app)", IdleMb, BareIdleMb, IdleMb / BareIdleMb, "<= 80 MB");
+        Row($"memory under load, MB peak ({o.LoadClients} clients)", LoadPeakMb, double.NaN, double.NaN, "<= 150 MB");
+        Line(F($"  after the load {LoadAfterMb:0} MB; {LoadFailures} requests failed"));
+        Row($"memory, storage cut, MB peak ({o.OutageClients} clients)", OutagePeakMb, OutageBeforeMb, OutagePeakMb / OutageBeforeMb, "bounded");
+        Line(F($"  before {OutageBeforeMb:0} MB, 3 s after {OutageAfterMb:0} MB; answers: {OutageAnswers}"));
+        Row("cold start to the first answer, ms", ColdProductMs, ColdBareMs, ColdProductMs / ColdBareMs, "<= 1.5");
+    }
+
+    private static string F(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+
+    private static void Line(string text) => Console.WriteLine(text);
+
+    private static void Row(string name, double product, double floor, double ratio, string goal) =>
+        Console.WriteLine(F($"{name,-44}{Num(product),11}{Num(floor),11}{(double.IsNaN(ratio) ? "" : ratio.ToString("0.00", CultureInfo.InvariantCulture)),8}  {goal}"));
+
+    private static string Num(double value) => double.IsNaN(value) ? "" : value.ToString(value >= 100 ? "0" : "0.00", CultureInfo.InvariantCulture);
+}
