@@ -104,7 +104,7 @@ public sealed class StorageRequestTests(PaymentApp app) : IClassFixture<PaymentA
         var duplicateProcessing = await PerOrderAsync(counter, ProcessAllAsync);
 
         Assert.Equal(2, create);            // index row + order row
-        Assert.InRange(prepare, 2, 4);      // attempt claim + pay_id; the order re-read in PrepareOrder is being removed (then 2)
+        Assert.Equal(3, prepare);           // order read + attempt claim + pay_id (with the ETag the claim left; no re-read)
         Assert.Equal(1, intake);            // one send
         Assert.Equal(3.1, processing, 3);   // order read + transaction + delete, and the batch's one receive
         Assert.Equal(1, status);            // one point read

@@ -49,7 +49,16 @@ public sealed class OrderStore(StorageResources storage)
     {
         try
         {
-            await table.SubmitTransactionAsync(actions, cancellationToken);
+            var responses = await table.SubmitTransactionAsync(actions, cancellationToken);
+            // Each row now carries the ETag it was written with, so a caller can write it again without re-reading it.
+            for (var i = 0; i < actions.Count && i < responses.Value.Count; i++)
+            {
+                if (responses.Value[i].Headers.ETag is { } etag)
+                {
+                    actions[i].Entity.ETag = etag;
+                }
+            }
+
             return true;
         }
         catch (TableTransactionFailedException ex) when (ex.Status == 409 && IsAdd(actions, ex.FailedTransactionActionIndex))

@@ -155,18 +155,20 @@ public static class PrepareOrderEndpoint
 
             attempt.PayId = newPayId;
             attempt.State = AttemptStates.Prepared;
-            await MarkPreparedAsync(store, orderId, attempt, clock, cancellationToken);
+            await MarkPreparedAsync(store, order, attempt, clock, cancellationToken);
             logger.LogInformation("Order {OrderId} attempt {PayOrder} prepared as pay_id {PayId}", orderId, attempt.PayOrder, newPayId);
             return TypedResults.Ok(new PrepareOrderResponse(orderId, newPayId, attempt.PayOrder, expires, request.Client!, Launch(request.Client!, newPayId)));
         }
     }
 
-    /// <summary>Stores the pay_id and moves the order to Pending (from Created or Failed) in one transaction.</summary>
-    private static async Task MarkPreparedAsync(OrderStore store, string orderId, AttemptEntity attempt, TimeProvider clock, CancellationToken cancellationToken)
+    /// <summary>
+    /// Stores the pay_id and moves the order to Pending (from Created or Failed) in one transaction. The order row
+    /// is written with the ETag our own claim left on it; it is read again only when someone wrote it since.
+    /// </summary>
+    private static async Task MarkPreparedAsync(OrderStore store, OrderEntity order, AttemptEntity attempt, TimeProvider clock, CancellationToken cancellationToken)
     {
         for (var round = 0; ; round++)
         {
-            var order = (await store.GetOrderAsync(orderId, cancellationToken))!;
             var actions = new List<TableTransactionAction> { new(TableTransactionActionType.UpdateMerge, attempt, Azure.ETag.All) };
             if (order.StatusValue is OrderStatus.Created or OrderStatus.Failed && order.AttemptCount == attempt.Number)
             {
@@ -182,6 +184,7 @@ public static class PrepareOrderEndpoint
             }
             catch (ConcurrencyException) when (round < 10)
             {
+                order = (await store.GetOrderAsync(order.PartitionKey, cancellationToken))!;
             }
         }
     }
