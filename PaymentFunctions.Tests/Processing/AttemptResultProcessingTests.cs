@@ -119,4 +119,36 @@ public sealed class AttemptResultProcessingTests(FunctionsHostAppFixture fixture
         Assert.Equal(2, (await app.TimelineAsync(order.OrderId)).Count);
         Assert.Equal("Paid", (await app.GetOrderAsync(order.OrderId)).Status);
     }
+
+    [Fact]
+    public async Task Of_two_right_payments_the_earlier_is_kept_and_the_displaced_attempt_row_is_flagged_for_refund()
+    {
+        var order = await app.CreateOrderAsync();
+        var first = await app.PrepareAsync(order.OrderId, payer: "o_payer_a");
+        var second = await app.PrepareAsync(order.OrderId, payer: "o_payer_b");
+        var now = app.Clock.GetUtcNow();
+
+        // The later payment is heard of first; then the earlier one arrives.
+        using (var later = await ProcessAsync(Api.Notification(second.PayOrder, 1, 1000, paySerial: "S-LATE", tradeTime: now.AddSeconds(-10))))
+        {
+            Assert.Equal(HttpStatusCode.OK, later.StatusCode);
+        }
+
+        using (var earlier = await ProcessAsync(Api.Notification(first.PayOrder, 1, 1000, paySerial: "S-EARLY", tradeTime: now.AddSeconds(-20))))
+        {
+            Assert.Equal(HttpStatusCode.OK, earlier.StatusCode);
+        }
+
+        var row = (await app.Store.GetOrderAsync(order.OrderId, default))!;
+        Assert.Equal(OrderStatus.Paid, row.StatusValue);
+        Assert.Equal(first.PayOrder, row.PaidPayOrder);
+        Assert.Equal("S-EARLY", row.PaySerial);
+        Assert.True(row.RefundRequired);
+        var kept = (await app.Store.GetAttemptAsync(order.OrderId, 1, default))!;
+        var displaced = (await app.Store.GetAttemptAsync(order.OrderId, 2, default))!;
+        Assert.False(kept.RefundRequired);
+        Assert.True(displaced.RefundRequired);
+        Assert.Equal("S-LATE", displaced.PaySerial);
+        Assert.Equal(Transition.DisplacedReason, displaced.RefundReason);
+    }
 }

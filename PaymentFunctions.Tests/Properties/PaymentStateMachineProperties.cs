@@ -41,11 +41,7 @@ public sealed class PaymentStateMachineProperties
             .Sample(AssertSameEnd, iter: 3000, print: Print);
 
     /// <summary>The same, for any set of facts: two right-amount payments on different attempts included.</summary>
-    [Fact(Skip = "Product bug, documented behaviour (README state table: 'status=1 for another attempt | Paid, PaidAfterClose | unchanged'): " +
-                 "with one payment in time and one after close the end depends on which is processed first. Shrunk: order 1000 fen, expires +30 min, " +
-                 "attempts #1 and #2; facts '#1 paid 1000 at +31 min' and '#2 paid 1000 at -1 min'. #2 then #1 ends Paid (#1 refunded); " +
-                 "#1 then #2 ends PaidAfterClose with BOTH payments flagged for refund. Also, with two right payments the first processed " +
-                 "is kept (PaidPayOrder/PaySerial) and the other refunded, which needs attempt state on the order row to decide independently of order.")]
+    [Fact]
     public void Any_order_and_multiplicity_ends_in_the_same_state() =>
         Orderings(PyunOrderModel.Scenarios).Sample(AssertSameEnd, iter: 3000, print: Print);
 
@@ -88,12 +84,8 @@ public sealed class PaymentStateMachineProperties
             }
         }, iter: 3000, print: Print);
 
-    private const string InTimeAndLateSkip =
-        "Product bug, documented behaviour (README state table: 'status=1 for another attempt | Paid, PaidAfterClose | unchanged'): " +
-        "the late payment processed first makes the order PaidAfterClose and the in-time one is then refunded as a second payment.";
-
-    /// <summary>The shrunk counterexample of the property above, for the status.</summary>
-    [Theory(Skip = InTimeAndLateSkip)]
+    /// <summary>The shrunk counterexample that was fixed: a late payment heard of first used to get the in-time one refunded.</summary>
+    [Theory]
     [InlineData(false)]
     [InlineData(true)]
     public void A_payment_in_time_makes_the_order_Paid_even_when_a_late_payment_of_another_attempt_is_processed_first(bool lateFirst)
@@ -110,12 +102,8 @@ public sealed class PaymentStateMachineProperties
         Assert.Equal("#1 Paid refund, #2 Paid", end.Attempts);
     }
 
-    private const string TwoRightPaymentsSkip =
-        "Documented behaviour ('the first payment stays the order's payment'): which of two right payments is kept and which refunded " +
-        "depends on which is processed first. Deciding it by trade_time needs the other attempt's refund flag, i.e. attempt state on the order row.";
-
-    /// <summary>The shrunk counterexample of the property above, for the payment that is kept.</summary>
-    [Theory(Skip = TwoRightPaymentsSkip)]
+    /// <summary>The shrunk counterexample that was fixed: the first right payment heard of used to be kept, whatever its time.</summary>
+    [Theory]
     [InlineData(false)]
     [InlineData(true)]
     public void Of_two_right_payments_in_time_the_earlier_is_kept_whichever_is_processed_first(bool laterFirst)

@@ -75,7 +75,11 @@ internal static class PyunOrderModel
     private static void Decide(OrderEntity order, AttemptEntity[] attempts, PyunTradeResult result)
     {
         Assert.True(PayOrderNumber.TryParse(result.PayOrder, out _, out var number));
-        PaymentStateMachine.Apply(order, attempts[number - 1], result, Now);
+        var transition = PaymentStateMachine.Apply(order, attempts[number - 1], result, Now);
+        if (transition.DisplacedAttempt is { } displaced)
+        {
+            attempts[displaced - 1].RefundRequired = true; // what the processor's extra merge writes
+        }
     }
 
     private static readonly Gen<DateTimeOffset?> TradeTimes = Gen.Frequency(

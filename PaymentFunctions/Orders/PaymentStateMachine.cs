@@ -3,7 +3,14 @@ using PaymentFunctions.Pyun;
 namespace PaymentFunctions.Orders;
 
 /// <summary>What applying one P云 result did. The caller writes the rows it changed and the timeline row together.</summary>
-public sealed record Transition(OrderStatus From, OrderStatus To, bool AttemptChanged, string Outcome);
+/// <param name="DisplacedAttempt">
+/// Another attempt whose payment was the order's until this one, paid earlier, took its place: it must now be
+/// flagged for refund too (its row gets <see cref="DisplacedReason"/>), in the same transaction.
+/// </param>
+public sealed record Transition(OrderStatus From, OrderStatus To, bool AttemptChanged, string Outcome, int? DisplacedAttempt = null)
+{
+    public const string DisplacedReason = "a second payment for an order that was already paid";
+}
 
 /// <summary>
 /// The order state machine of the design (§4), as a pure function over the freshly read rows. It only
@@ -68,9 +75,35 @@ public static class PaymentStateMachine
         attempt.PaidAmount = result.Value;
         attempt.PaySerial = result.PaySerial;
 
+        var paidAt = result.TradeTime ?? now;
+        if (from == OrderStatus.PaidAfterClose && result.Value == order.Amount && paidAt <= order.ExpiresAt)
+        {
+            // The user did pay in time, on another attempt, and we merely heard of the late payment first: the order
+            // is paid, and the late payment stays flagged for refund, as it would have been in the other order.
+            order.StatusValue = OrderStatus.Paid;
+            RecordPayment(order, result, now);
+            return new(from, OrderStatus.Paid, true, "paid (the payment after close stays flagged for refund)");
+        }
+
+        if (from == OrderStatus.Paid && result.Value == order.Amount && paidAt <= order.ExpiresAt && IsEarlierThanRecorded(order, result, now) &&
+            PayOrderNumber.TryParse(order.PaidPayOrder, out _, out var displaced) && displaced != attempt.Number)
+        {
+            // Two right payments in time: the earlier one is the order's, whichever we heard of first, so the end
+            // does not depend on arrival order. The one it displaces is refunded instead.
+            RecordPayment(order, result, now);
+            order.RefundRequired = true;
+            return new(from, OrderStatus.Paid, true, "paid earlier than the recorded payment, which is flagged for refund", displaced);
+        }
+
         if (from is OrderStatus.Paid or OrderStatus.PaidAfterClose)
         {
-            FlagRefund(order, attempt, "a second payment for an order that was already paid");
+            FlagRefund(order, attempt, Transition.DisplacedReason);
+            // Of several late payments, all refunded, the order row shows the earliest, whichever was heard of first.
+            if (from == OrderStatus.PaidAfterClose && result.Value == order.Amount && IsEarlierThanRecorded(order, result, now))
+            {
+                RecordPayment(order, result, now);
+            }
+
             return new(from, from, true, "extra payment flagged for refund");
         }
 
@@ -88,7 +121,6 @@ public static class PaymentStateMachine
             return new(from, OrderStatus.AmountMismatch, true, "amount mismatch");
         }
 
-        var paidAt = result.TradeTime ?? now;
         if (paidAt > order.ExpiresAt)
         {
             FlagRefund(order, attempt, "paid after the order closed");

@@ -76,6 +76,16 @@ public sealed class PyunPaymentProcessor(OrderStore store, TimeProvider clock, I
                 actions.Add(new(TableTransactionActionType.UpdateMerge, AttemptChanges(attempt), attemptRead ? attempt.ETag : ETag.All));
             }
 
+            if (transition.DisplacedAttempt is { } displaced)
+            {
+                // A merge of just the flag: the displaced attempt's row is paid and otherwise unchanged.
+                actions.Add(new(TableTransactionActionType.UpdateMerge, new TableEntity(orderId, OrderRows.Attempt(displaced))
+                {
+                    [nameof(AttemptEntity.RefundRequired)] = true,
+                    [nameof(AttemptEntity.RefundReason)] = Transition.DisplacedReason,
+                }, ETag.All));
+            }
+
             try
             {
                 if (!await store.SubmitAsync(actions, cancellationToken))
