@@ -11,16 +11,13 @@ namespace PaymentFunctions.Tests.Http;
 /// </summary>
 public sealed class DeadlineTests : IAsyncLifetime
 {
-    private const string AzuriteKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
     private readonly TcpProxy _queue = new(10001);
     private readonly TcpProxy _table = new(10002);
     private readonly PaymentApp _app = new PaymentApp().EnableWeChatPay();
 
     public async ValueTask InitializeAsync()
     {
-        _app.Settings["AzureWebJobsStorage"] =
-            $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AzuriteKey};" +
-            $"QueueEndpoint=http://127.0.0.1:{_queue.Port}/devstoreaccount1;TableEndpoint=http://127.0.0.1:{_table.Port}/devstoreaccount1;";
+        _app.Settings["AzureWebJobsStorage"] = Azurite.ThroughProxies(_queue.Port, _table.Port);
         // The SDK's own budget (3 tries of 3 s) is longer than the deadlines below: the deadline must cut it short.
         _app.Settings["AzureClientDefaults:Retry:MaxRetries"] = "2";
         _app.Settings["AzureClientDefaults:Retry:NetworkTimeout"] = "00:00:03";

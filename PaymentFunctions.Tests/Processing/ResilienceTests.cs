@@ -7,16 +7,13 @@ namespace PaymentFunctions.Tests.Processing;
 /// <summary>Storage going away mid-flow: nothing acknowledged is lost, nothing unacknowledged is half-applied.</summary>
 public sealed class ResilienceTests : IAsyncLifetime
 {
-    private const string AzuriteKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
     private readonly TcpProxy _queue = new(10001);
     private readonly TcpProxy _table = new(10002);
     private readonly PaymentApp _app = new();
 
     public async ValueTask InitializeAsync()
     {
-        _app.Settings["AzureWebJobsStorage"] =
-            $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AzuriteKey};" +
-            $"QueueEndpoint=http://127.0.0.1:{_queue.Port}/devstoreaccount1;TableEndpoint=http://127.0.0.1:{_table.Port}/devstoreaccount1;";
+        _app.Settings["AzureWebJobsStorage"] = Azurite.ThroughProxies(_queue.Port, _table.Port);
         _app.Settings["AzureClientDefaults:Retry:MaxRetries"] = "0";
         _app.Settings["AzureClientDefaults:Retry:NetworkTimeout"] = "00:00:02";
         await _app.InitializeAsync();
