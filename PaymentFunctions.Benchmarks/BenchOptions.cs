@@ -17,6 +17,10 @@ public sealed record BenchOptions
     public int CountOrders { get; init; } = 20;
     public string? Root { get; init; }
     public string Configuration { get; init; } = "Release";
+    public string? App { get; init; }
+    public IReadOnlySet<string> Steps { get; init; } = AllSteps;
+    public static readonly IReadOnlySet<string> AllSteps = new HashSet<string>(["counts", "cold", "memory", "intake", "processor"], StringComparer.Ordinal);
+    public IReadOnlyDictionary<string, string> AppEnvironment { get; init; } = new Dictionary<string, string>();
 
     public const string Help = """
         PaymentFunctions benchmark: the app as its own process against Azurite (127.0.0.1) and a fake P云,
@@ -34,6 +38,10 @@ public sealed record BenchOptions
           --count-orders N    orders walked through while counting storage requests (default 20)
           --root PATH         repository root (default: found from the working directory)
           --configuration C   build configuration of the app (default Release)
+          --app PATH          the app's PaymentFunctions.dll (default: the build output), e.g. a published one
+          --steps a,b,...     only these of counts, cold, memory, intake, processor (default all)
+          --app-env K=V,...   extra environment for the app's processes only, e.g. DOTNET_gcServer=0,
+                              to try a runtime setting against the same floors without rebuilding
         """;
 
     /// <summary>Parses <c>--name value</c> pairs; null (and a message) when an argument is unknown or malformed.</summary>
@@ -75,6 +83,18 @@ public sealed record BenchOptions
                     "--count-orders" => o with { CountOrders = Int() },
                     "--root" => o with { Root = value },
                     "--configuration" => o with { Configuration = value },
+                    "--app" => o with { App = Path.GetFullPath(value) },
+                    "--steps" => o with
+                    {
+                        Steps = value.Split(',').All(AllSteps.Contains)
+                            ? value.Split(',').ToHashSet(StringComparer.Ordinal)
+                            : throw new FormatException($"--steps takes {string.Join(", ", AllSteps)}."),
+                    },
+                    "--app-env" => o with
+                    {
+                        AppEnvironment = value.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(kv => kv.Split('=', 2))
+                            .ToDictionary(kv => kv[0], kv => kv.Length == 2 ? kv[1] : throw new FormatException("--app-env takes K=V pairs separated by commas.")),
+                    },
                     _ => throw new FormatException($"Unknown option {name}."),
                 };
             }

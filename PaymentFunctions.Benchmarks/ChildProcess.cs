@@ -128,13 +128,29 @@ public sealed class ChildProcess : IDisposable
         return _process.TotalProcessorTime;
     }
 
-    /// <summary>Samples RSS every <paramref name="every"/> until cancelled; returns the peak.</summary>
-    public async Task<double> PeakRssAsync(TimeSpan every, CancellationToken cancellationToken)
+    /// <summary>Threads of the process right now.</summary>
+    public int Threads()
+    {
+        foreach (var line in File.ReadLines($"/proc/{Id}/status"))
+        {
+            if (line.StartsWith("Threads:", StringComparison.Ordinal))
+            {
+                return int.Parse(line["Threads:".Length..].Trim(), CultureInfo.InvariantCulture);
+            }
+        }
+
+        return 0;
+    }
+
+    /// <summary>Samples RSS and the thread count every <paramref name="every"/> until cancelled; returns the peaks.</summary>
+    public async Task<(double RssMb, int Threads)> PeakAsync(TimeSpan every, CancellationToken cancellationToken)
     {
         var peak = 0.0;
+        var threads = 0;
         while (!cancellationToken.IsCancellationRequested && !_process.HasExited)
         {
             peak = Math.Max(peak, RssMb());
+            threads = Math.Max(threads, Threads());
             try
             {
                 await Task.Delay(every, cancellationToken);
@@ -145,7 +161,7 @@ public sealed class ChildProcess : IDisposable
             }
         }
 
-        return Math.Max(peak, _process.HasExited ? 0 : RssMb());
+        return _process.HasExited ? (peak, threads) : (Math.Max(peak, RssMb()), Math.Max(threads, Threads()));
     }
 
     public async Task<string> WaitForExitAsync(TimeSpan timeout)
