@@ -32,8 +32,6 @@ public sealed class Bench(BenchOptions options) : IAsyncDisposable
 
     private string BareDll => Path.Combine(_root, "PaymentFunctions.Benchmarks", "Bare", "bin", options.Configuration, "net10.0", "PaymentFunctions.Benchmarks.Bare.dll");
 
-    private static string SelfDll => typeof(Bench).Assembly.Location;
-
     public async Task RunAsync()
     {
         _root = options.Root ?? FindRoot();
@@ -301,9 +299,9 @@ public sealed class Bench(BenchOptions options) : IAsyncDisposable
                 {
                     var floorPrefix = Prefix($"f{round}");
                     var log = Path.Combine(_logs, $"{_run}-floor-intake-{round}.log");
-                    using (var child = ChildProcess.Start("floor-intake", SelfDll,
+                    using (var child = ChildProcess.StartFloor("floor-intake", AppDll,
                                ["floor-intake", floorPrefix, perRound.ToString(CultureInfo.InvariantCulture), options.Concurrency.ToString(CultureInfo.InvariantCulture), "200"],
-                               new Dictionary<string, string>(), log))
+                               options.AppEnvironment, log))
                     {
                         await child.WaitForExitAsync(TimeSpan.FromMinutes(2));
                     }
@@ -327,7 +325,9 @@ public sealed class Bench(BenchOptions options) : IAsyncDisposable
         _report.IntakeFloorRate = perRound * floor.Count / floor.Sum(p => p.Seconds);
         _report.IntakeCpuMs = product.Sum(p => p.CpuMs) / (perRound * product.Count);
         _report.IntakeFloorCpuMs = floor.Sum(p => p.CpuMs) / (perRound * floor.Count);
-        _report.IntakeRounds = string.Join(" ", product.Zip(floor, (p, f) => string.Create(CultureInfo.InvariantCulture, $"{f.Seconds / p.Seconds:0.00}")));
+        var ratios = product.Zip(floor, (p, f) => f.Seconds / p.Seconds).ToList();
+        _report.IntakeMedianRatio = Median(ratios);
+        _report.IntakeRounds = string.Join(" ", ratios.Select(r => r.ToString("0.00", CultureInfo.InvariantCulture)));
     }
 
     private async Task PostAllAsync(ChildProcess app, IEnumerable<string> bodies, int concurrency)
@@ -366,9 +366,9 @@ public sealed class Bench(BenchOptions options) : IAsyncDisposable
                 var payOrders = await Workload.SeedOrdersAsync(prefix, perRound, options.Concurrency);
                 await Workload.FillQueueAsync(prefix, payOrders, options.Concurrency);
                 using (var child = side == "floor"
-                           ? ChildProcess.Start("floor-processor", SelfDll,
+                           ? ChildProcess.StartFloor("floor-processor", AppDll,
                                ["floor-processor", prefix, perRound.ToString(CultureInfo.InvariantCulture), batch.ToString(CultureInfo.InvariantCulture)],
-                               new Dictionary<string, string>(), Path.Combine(_logs, $"{_run}-floor-processor-{round}.log"))
+                               options.AppEnvironment, Path.Combine(_logs, $"{_run}-floor-processor-{round}.log"))
                            : StartApp($"processor-{round}", prefix, Workload.DirectConnection, listener: true))
                 {
                     (side == "floor" ? floor : product).Add(await MeasureDrainAsync(child, prefix, perRound));
@@ -382,7 +382,9 @@ public sealed class Bench(BenchOptions options) : IAsyncDisposable
         _report.ProcessorFloorRate = floor.Sum(d => d.Count) / floor.Sum(d => d.Seconds);
         _report.ProcessorCpuMs = product.Sum(d => d.CpuMs) / product.Sum(d => d.Count);
         _report.ProcessorFloorCpuMs = floor.Sum(d => d.CpuMs) / floor.Sum(d => d.Count);
-        _report.ProcessorRounds = string.Join(" ", product.Zip(floor, (p, f) => string.Create(CultureInfo.InvariantCulture, $"{p.Count / p.Seconds / (f.Count / f.Seconds):0.00}")));
+        var ratios = product.Zip(floor, (p, f) => p.Count / p.Seconds / (f.Count / f.Seconds)).ToList();
+        _report.ProcessorMedianRatio = Median(ratios);
+        _report.ProcessorRounds = string.Join(" ", ratios.Select(r => r.ToString("0.00", CultureInfo.InvariantCulture)));
     }
 
     private sealed record Drain(int Count, double Seconds, double CpuMs);

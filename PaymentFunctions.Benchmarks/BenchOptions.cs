@@ -6,7 +6,7 @@ namespace PaymentFunctions.Benchmarks;
 public sealed record BenchOptions
 {
     public int Orders { get; init; } = 2000;
-    public int Rounds { get; init; } = 2;
+    public int Rounds { get; init; } = 8;
     public int Intake { get; init; } = 2000;
     public int Concurrency { get; init; } = 32;
     public int LoadClients { get; init; } = 300;
@@ -27,7 +27,8 @@ public sealed record BenchOptions
         each figure side by side with its floor in the same run.
 
           --orders N          paid notifications drained by the processor, per side (default 2000)
-          --rounds N          floor/product rounds the processor and intake runs are split into (default 2)
+          --rounds N          floor/product rounds the processor and intake runs are split into (default 8);
+                              the ratio printed is the median of the rounds' ratios
           --intake N          notifications posted to intake, per side (default 2000)
           --concurrency N     intake clients, and the floor's parallel sends (default 32)
           --load-clients N    concurrent clients for the memory-under-load figure (default 300)
@@ -40,8 +41,8 @@ public sealed record BenchOptions
           --configuration C   build configuration of the app (default Release)
           --app PATH          the app's PaymentFunctions.dll (default: the build output), e.g. a published one
           --steps a,b,...     only these of counts, cold, memory, intake, processor (default all)
-          --app-env K=V,...   extra environment for the app's processes only, e.g. DOTNET_gcServer=0,
-                              to try a runtime setting against the same floors without rebuilding
+          --app-env K=V,...   extra environment for the app's processes and the floors' (not the bare app's),
+                              e.g. DOTNET_gcServer=1, to try a runtime setting without rebuilding
         """;
 
     /// <summary>Parses <c>--name value</c> pairs; null (and a message) when an argument is unknown or malformed.</summary>

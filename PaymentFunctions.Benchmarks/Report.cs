@@ -10,12 +10,14 @@ public sealed class Report
     public double ProcessorCpuMs { get; set; } = double.NaN;
     public double ProcessorFloorCpuMs { get; set; } = double.NaN;
     public string ProcessorRounds { get; set; } = "";
+    public double ProcessorMedianRatio { get; set; } = double.NaN;
 
     public double IntakeRate { get; set; } = double.NaN;
     public double IntakeFloorRate { get; set; } = double.NaN;
     public double IntakeCpuMs { get; set; } = double.NaN;
     public double IntakeFloorCpuMs { get; set; } = double.NaN;
     public string IntakeRounds { get; set; } = "";
+    public double IntakeMedianRatio { get; set; } = double.NaN;
 
     public long StartupCreates { get; set; }
     public double Create { get; set; } = double.NaN;
@@ -57,16 +59,16 @@ public sealed class Report
         Console.WriteLine($"{"figure",-44}{"product",11}{"floor",11}{"ratio",8}  goal");
         if (!double.IsNaN(ProcessorRate))
         {
-            Row($"processor, orders/s ({o.Orders} paid, {o.Rounds} rounds)", ProcessorRate, ProcessorFloorRate, ProcessorRate / ProcessorFloorRate, ">= 0.85");
+            Row($"processor, orders/s ({o.Orders} paid, {o.Rounds} rounds)", ProcessorRate, ProcessorFloorRate, ProcessorMedianRatio, ">= 0.85");
             Row("  CPU ms per order", ProcessorCpuMs, ProcessorFloorCpuMs, ProcessorCpuMs / ProcessorFloorCpuMs, "");
-            Line($"  rounds (product/floor): {ProcessorRounds}");
+            Line(F($"  ratio per round: {ProcessorRounds}; the ratio above is their median (of the totals: {ProcessorRate / ProcessorFloorRate:0.00})"));
         }
 
         if (!double.IsNaN(IntakeRate))
         {
-            Row($"intake, notifications/s (concurrency {o.Concurrency})", IntakeRate, IntakeFloorRate, IntakeRate / IntakeFloorRate, ">= 0.9");
+            Row($"intake, notifications/s (concurrency {o.Concurrency})", IntakeRate, IntakeFloorRate, IntakeMedianRatio, ">= 0.9");
             Row("  CPU ms per notification", IntakeCpuMs, IntakeFloorCpuMs, IntakeCpuMs / IntakeFloorCpuMs, "");
-            Line($"  rounds (product/floor): {IntakeRounds}");
+            Line(F($"  ratio per round: {IntakeRounds}; the ratio above is their median (of the totals: {IntakeRate / IntakeFloorRate:0.00})"));
         }
 
         if (!double.IsNaN(Create))

@@ -19,6 +19,10 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton(connection);
         services.AddAzureClients(clients =>
         {
+            // The SDK's request/response log events: built for every request (headers sanitized and formatted) and
+            // forwarded to ILogger, whose "Azure" filter (Warning) then drops them. Off unless the setting asks:
+            // AzureClientDefaults:Diagnostics:IsLoggingEnabled=true (the section below is applied after this).
+            clients.ConfigureDefaults(o => o.Diagnostics.IsLoggingEnabled = false);
             // Retry and timeout policy for every storage client, e.g. AzureClientDefaults:Retry:MaxRetries.
             clients.ConfigureDefaults(configuration.GetSection("AzureClientDefaults"));
             // One connection pool for all of them, bounded: a burst of requests (or a storage outage, when every
