@@ -209,14 +209,23 @@ public sealed class Bench(BenchOptions options) : IAsyncDisposable
         _report.ColdProductMs = Median(times["host"]);
         _report.ColdStandaloneMs = Median(times["standalone"]);
 
-        using var idleBare = StartBare();
-        await idleBare.WaitForFirstAnswerAsync(TimeSpan.FromSeconds(30));
-        for (var i = 0; i < 20; i++)
-        {
-            using var _ = await _http.GetAsync(idleBare.BaseUrl + "/");
-        }
+        // Idle right after start, answering only "/" (what the host polls): the app against what `dotnet new web` is.
+        _report.BareIdleMb = await IdleAfterStartAsync(StartBare());
+        _report.StartedIdleMb = await IdleAfterStartAsync(StartApp("idle-host", "", Workload.DirectConnection, listener: false, functionsHost: true));
+    }
 
-        _report.BareIdleMb = await SettledRssAsync(idleBare);
+    private async Task<double> IdleAfterStartAsync(ChildProcess child)
+    {
+        using (child)
+        {
+            await child.WaitForFirstAnswerAsync(TimeSpan.FromSeconds(30));
+            for (var i = 0; i < 20; i++)
+            {
+                using var _ = await _http.GetAsync(child.BaseUrl + "/");
+            }
+
+            return await SettledRssAsync(child);
+        }
     }
 
     // ---------------------------------------------------------------- memory
