@@ -28,11 +28,9 @@ public sealed class Bench(BenchOptions options) : IAsyncDisposable
         Timeout = TimeSpan.FromSeconds(60),
     };
 
-    private string AppDll => Path.Combine(_root, "PaymentFunctions", "bin", options.Configuration, "net10.0", "PaymentFunctions.dll");
+    private string AppDll => options.App ?? Path.Combine(_root, "PaymentFunctions", "bin", options.Configuration, "net10.0", "PaymentFunctions.dll");
 
     private string BareDll => Path.Combine(_root, "PaymentFunctions.Benchmarks", "Bare", "bin", options.Configuration, "net10.0", "PaymentFunctions.Benchmarks.Bare.dll");
-
-    private static string SelfDll => typeof(Bench).Assembly.Location;
 
     public async Task RunAsync()
     {
@@ -51,18 +49,23 @@ public sealed class Bench(BenchOptions options) : IAsyncDisposable
         Console.WriteLine($"Run {_run}: {Environment.ProcessorCount} cores; logs in {_logs}. Each step prints when it ends.");
         var total = Stopwatch.StartNew();
 
-        await Step("storage requests (through a counting proxy) and memory during an outage", CountAndOutageAsync);
-        await Step("cold start vs a bare ASP.NET Core app", ColdStartAsync);
-        await Step("memory idle and under load", MemoryAsync);
-        await Step("intake vs raw SendMessageAsync", IntakeAsync);
-        await Step("processor vs its floor", ProcessorAsync);
+        await Step("counts", "storage requests (through a counting proxy) and memory during an outage", CountAndOutageAsync);
+        await Step("cold", "cold start vs a bare ASP.NET Core app", ColdStartAsync);
+        await Step("memory", "memory idle and under load", MemoryAsync);
+        await Step("intake", "intake vs raw SendMessageAsync", IntakeAsync);
+        await Step("processor", "processor vs its floor", ProcessorAsync);
 
         Console.WriteLine();
         _report.Print(options, total.Elapsed);
     }
 
-    private static async Task Step(string name, Func<Task> step)
+    private async Task Step(string key, string name, Func<Task> step)
     {
+        if (!options.Steps.Contains(key))
+        {
+            return;
+        }
+
         var clock = Stopwatch.StartNew();
         await step();
         Console.WriteLine($"  done: {name} ({clock.Elapsed.TotalSeconds:0.0} s)");
@@ -141,7 +144,7 @@ public sealed class Bench(BenchOptions options) : IAsyncDisposable
         tables.Cut();
         queues.Cut();
         using var stop = new CancellationTokenSource();
-        var peak = app.PeakRssAsync(TimeSpan.FromMilliseconds(50), stop.Token);
+        var peak = app.PeakAsync(TimeSpan.FromMilliseconds(50), stop.Token);
         var deadline = Stopwatch.StartNew();
         var answers = new int[600];
         await Task.WhenAll(Enumerable.Range(0, options.OutageClients).Select(async c =>
@@ -163,7 +166,7 @@ public sealed class Bench(BenchOptions options) : IAsyncDisposable
         await stop.CancelAsync();
         tables.Restore();
         queues.Restore();
-        _report.OutagePeakMb = await peak;
+        (_report.OutagePeakMb, _report.OutageThreads) = await peak;
         _report.OutageBeforeMb = idle;
         _report.OutageAnswers = string.Join(", ", answers.Select((count, code) => (count, code)).Where(a => a.count > 0).Select(a => $"{a.count}× {(a.code == 0 ? "no answer" : a.code)}"));
         await Task.Delay(3000);
@@ -183,32 +186,46 @@ public sealed class Bench(BenchOptions options) : IAsyncDisposable
     {
         var prefix = Prefix("s");
         await Workload.CreateAsync(prefix);
-        var bare = new List<double>();
-        var product = new List<double>();
+        var times = new Dictionary<string, List<double>>(StringComparer.Ordinal) { ["bare"] = [], ["host"] = [], ["standalone"] = [] };
         for (var i = 0; i < options.ColdStarts; i++)
         {
-            // Alternate which goes first, so drift on a shared machine hits both sides alike.
-            foreach (var side in i % 2 == 0 ? new[] { "bare", "product" } : ["product", "bare"])
+            // Rotate which goes first, so drift on a shared machine hits every side alike.
+            var sides = times.Keys.ToList();
+            for (var k = 0; k < sides.Count; k++)
             {
-                using var child = side == "bare"
-                    ? StartBare()
-                    : StartApp("cold", prefix, Workload.DirectConnection, listener: true);
-                var elapsed = await child.WaitForFirstAnswerAsync(TimeSpan.FromSeconds(30));
-                (side == "bare" ? bare : product).Add(elapsed.TotalMilliseconds);
+                var side = sides[(i + k) % sides.Count];
+                using var child = side switch
+                {
+                    "bare" => StartBare(),
+                    // As the Functions host starts it in Azure: on the port the host names, no listener of its own.
+                    "host" => StartApp("cold-host", "", Workload.DirectConnection, listener: false, functionsHost: true),
+                    _ => StartApp("cold", prefix, Workload.DirectConnection, listener: true),
+                };
+                times[side].Add((await child.WaitForFirstAnswerAsync(TimeSpan.FromSeconds(30))).TotalMilliseconds);
             }
         }
 
-        _report.ColdBareMs = Median(bare);
-        _report.ColdProductMs = Median(product);
+        _report.ColdBareMs = Median(times["bare"]);
+        _report.ColdProductMs = Median(times["host"]);
+        _report.ColdStandaloneMs = Median(times["standalone"]);
 
-        using var idleBare = StartBare();
-        await idleBare.WaitForFirstAnswerAsync(TimeSpan.FromSeconds(30));
-        for (var i = 0; i < 20; i++)
+        // Idle right after start, answering only "/" (what the host polls): the app against what `dotnet new web` is.
+        _report.BareIdleMb = await IdleAfterStartAsync(StartBare());
+        _report.StartedIdleMb = await IdleAfterStartAsync(StartApp("idle-host", "", Workload.DirectConnection, listener: false, functionsHost: true));
+    }
+
+    private async Task<double> IdleAfterStartAsync(ChildProcess child)
+    {
+        using (child)
         {
-            using var _ = await _http.GetAsync(idleBare.BaseUrl + "/");
-        }
+            await child.WaitForFirstAnswerAsync(TimeSpan.FromSeconds(30));
+            for (var i = 0; i < 20; i++)
+            {
+                using var _ = await _http.GetAsync(child.BaseUrl + "/");
+            }
 
-        _report.BareIdleMb = await SettledRssAsync(idleBare);
+            return await SettledRssAsync(child);
+        }
     }
 
     // ---------------------------------------------------------------- memory
@@ -234,9 +251,10 @@ public sealed class Bench(BenchOptions options) : IAsyncDisposable
         }
 
         _report.IdleMb = await SettledRssAsync(app);
+        _report.IdleThreads = app.Threads();
 
         using var stop = new CancellationTokenSource();
-        var peak = app.PeakRssAsync(TimeSpan.FromMilliseconds(50), stop.Token);
+        var peak = app.PeakAsync(TimeSpan.FromMilliseconds(50), stop.Token);
         var failures = 0;
         await Task.WhenAll(payOrders.Select(async payOrder =>
         {
@@ -261,7 +279,7 @@ public sealed class Bench(BenchOptions options) : IAsyncDisposable
             }
         }));
         await stop.CancelAsync();
-        _report.LoadPeakMb = await peak;
+        (_report.LoadPeakMb, _report.LoadThreads) = await peak;
         _report.LoadFailures = failures;
         await WaitUntilAsync(async () => (await Workload.Queue(prefix).GetPropertiesAsync()).Value.ApproximateMessagesCount == 0, TimeSpan.FromSeconds(60), "the load's notifications");
         _report.LoadAfterMb = await SettledRssAsync(app);
@@ -280,30 +298,45 @@ public sealed class Bench(BenchOptions options) : IAsyncDisposable
 
         var product = new List<(double Seconds, double CpuMs)>();
         var floor = new List<(double Seconds, double CpuMs)>();
+        await Workload.Queue(prefix).ClearMessagesAsync();
         for (var round = 0; round < options.Rounds; round++)
         {
-            var floorPrefix = Prefix($"f{round}");
-            var log = Path.Combine(_logs, $"{_run}-floor-intake-{round}.log");
-            using (var child = ChildProcess.Start("floor-intake", SelfDll,
-                       ["floor-intake", floorPrefix, perRound.ToString(CultureInfo.InvariantCulture), options.Concurrency.ToString(CultureInfo.InvariantCulture), "200"],
-                       new Dictionary<string, string>(), log))
+            // Alternate which side goes first; each side's messages are cleared after it, so both send into the same state.
+            foreach (var side in round % 2 == 0 ? new[] { "floor", "product" } : ["product", "floor"])
             {
-                await child.WaitForExitAsync(TimeSpan.FromMinutes(2));
-                var result = File.ReadLines(log).Last(l => l.StartsWith("RESULT ", StringComparison.Ordinal)).Split(' ');
-                floor.Add((double.Parse(result[1], CultureInfo.InvariantCulture) / 1000, double.Parse(result[2], CultureInfo.InvariantCulture)));
-            }
+                if (side == "floor")
+                {
+                    var floorPrefix = Prefix($"f{round}");
+                    var log = Path.Combine(_logs, $"{_run}-floor-intake-{round}.log");
+                    using (var child = ChildProcess.StartFloor("floor-intake", AppDll,
+                               ["floor-intake", floorPrefix, perRound.ToString(CultureInfo.InvariantCulture), options.Concurrency.ToString(CultureInfo.InvariantCulture), "200"],
+                               options.AppEnvironment, log))
+                    {
+                        await child.WaitForExitAsync(TimeSpan.FromMinutes(2));
+                    }
 
-            var cpu = app.CpuTime();
-            var clock = Stopwatch.StartNew();
-            await PostAllAsync(app, bodies, options.Concurrency);
-            product.Add((clock.Elapsed.TotalSeconds, (app.CpuTime() - cpu).TotalMilliseconds));
+                    var result = File.ReadLines(log).Last(l => l.StartsWith("RESULT ", StringComparison.Ordinal)).Split(' ');
+                    floor.Add((double.Parse(result[1], CultureInfo.InvariantCulture) / 1000, double.Parse(result[2], CultureInfo.InvariantCulture)));
+                    await Workload.CleanUpAsync([floorPrefix]);
+                }
+                else
+                {
+                    var cpu = app.CpuTime();
+                    var clock = Stopwatch.StartNew();
+                    await PostAllAsync(app, bodies, options.Concurrency);
+                    product.Add((clock.Elapsed.TotalSeconds, (app.CpuTime() - cpu).TotalMilliseconds));
+                    await Workload.Queue(prefix).ClearMessagesAsync();
+                }
+            }
         }
 
         _report.IntakeRate = perRound * product.Count / product.Sum(p => p.Seconds);
         _report.IntakeFloorRate = perRound * floor.Count / floor.Sum(p => p.Seconds);
         _report.IntakeCpuMs = product.Sum(p => p.CpuMs) / (perRound * product.Count);
         _report.IntakeFloorCpuMs = floor.Sum(p => p.CpuMs) / (perRound * floor.Count);
-        _report.IntakeRounds = string.Join(" ", product.Zip(floor, (p, f) => string.Create(CultureInfo.InvariantCulture, $"{f.Seconds / p.Seconds:0.00}")));
+        var ratios = product.Zip(floor, (p, f) => f.Seconds / p.Seconds).ToList();
+        _report.IntakeMedianRatio = Median(ratios);
+        _report.IntakeRounds = string.Join(" ", ratios.Select(r => r.ToString("0.00", CultureInfo.InvariantCulture)));
     }
 
     private async Task PostAllAsync(ChildProcess app, IEnumerable<string> bodies, int concurrency)
@@ -328,48 +361,48 @@ public sealed class Bench(BenchOptions options) : IAsyncDisposable
     private async Task ProcessorAsync()
     {
         var perRound = Math.Max(1, options.Orders / options.Rounds);
-        var sides = new List<(string Side, int Round, string Prefix)>();
+        var batch = PaymentFunctions.Hosting.QueueSettings.Load(Path.Combine(_root, "host.json")).BatchSize;
+        var floor = new List<Drain>();
+        var product = new List<Drain>();
         for (var round = 0; round < options.Rounds; round++)
         {
-            sides.Add(("floor", round, Prefix($"pf{round}")));
-            sides.Add(("product", round, Prefix($"pp{round}")));
+            // Alternate which side goes first; each side's orders and queue are written just before it runs and
+            // deleted after, so both drain against an Azurite holding the same amount of data.
+            foreach (var side in round % 2 == 0 ? new[] { "floor", "product" } : ["product", "floor"])
+            {
+                var prefix = Prefix(side == "floor" ? $"pf{round}" : $"pp{round}");
+                await Workload.CreateAsync(prefix);
+                var payOrders = await Workload.SeedOrdersAsync(prefix, perRound, options.Concurrency);
+                await Workload.FillQueueAsync(prefix, payOrders, options.Concurrency);
+                using (var child = side == "floor"
+                           ? ChildProcess.StartFloor("floor-processor", AppDll,
+                               ["floor-processor", prefix, perRound.ToString(CultureInfo.InvariantCulture), batch.ToString(CultureInfo.InvariantCulture)],
+                               options.AppEnvironment, Path.Combine(_logs, $"{_run}-floor-processor-{round}.log"))
+                           : StartApp($"processor-{round}", prefix, Workload.DirectConnection, listener: true))
+                {
+                    (side == "floor" ? floor : product).Add(await MeasureDrainAsync(child, prefix, perRound));
+                }
+
+                await Workload.CleanUpAsync([prefix]);
+            }
         }
 
-        // Everything is seeded before anything is timed: each side then drains its own full queue, cold.
-        foreach (var (_, _, prefix) in sides)
-        {
-            await Workload.CreateAsync(prefix);
-            var payOrders = await Workload.SeedOrdersAsync(prefix, perRound, options.Concurrency);
-            await Workload.FillQueueAsync(prefix, payOrders, options.Concurrency);
-        }
-
-        var batch = PaymentFunctions.Hosting.QueueSettings.Load(Path.Combine(_root, "host.json")).BatchSize;
-        var results = new List<(string Side, double Rate, double CpuMs)>();
-        foreach (var (side, round, prefix) in sides)
-        {
-            using var child = side == "floor"
-                ? ChildProcess.Start("floor-processor", SelfDll,
-                    ["floor-processor", prefix, perRound.ToString(CultureInfo.InvariantCulture), batch.ToString(CultureInfo.InvariantCulture)],
-                    new Dictionary<string, string>(), Path.Combine(_logs, $"{_run}-floor-processor-{round}.log"))
-                : StartApp($"processor-{round}", prefix, Workload.DirectConnection, listener: true);
-            var (rate, cpuMs) = await MeasureDrainAsync(child, prefix, perRound);
-            results.Add((side, rate, cpuMs));
-        }
-
-        var floor = results.Where(r => r.Side == "floor").ToList();
-        var product = results.Where(r => r.Side == "product").ToList();
-        _report.ProcessorRate = product.Average(r => r.Rate);
-        _report.ProcessorFloorRate = floor.Average(r => r.Rate);
-        _report.ProcessorCpuMs = product.Average(r => r.CpuMs);
-        _report.ProcessorFloorCpuMs = floor.Average(r => r.CpuMs);
-        _report.ProcessorRounds = string.Join(" ", product.Zip(floor, (p, f) => string.Create(CultureInfo.InvariantCulture, $"{p.Rate / f.Rate:0.00}")));
+        _report.ProcessorRate = product.Sum(d => d.Count) / product.Sum(d => d.Seconds);
+        _report.ProcessorFloorRate = floor.Sum(d => d.Count) / floor.Sum(d => d.Seconds);
+        _report.ProcessorCpuMs = product.Sum(d => d.CpuMs) / product.Sum(d => d.Count);
+        _report.ProcessorFloorCpuMs = floor.Sum(d => d.CpuMs) / floor.Sum(d => d.Count);
+        var ratios = product.Zip(floor, (p, f) => p.Count / p.Seconds / (f.Count / f.Seconds)).ToList();
+        _report.ProcessorMedianRatio = Median(ratios);
+        _report.ProcessorRounds = string.Join(" ", ratios.Select(r => r.ToString("0.00", CultureInfo.InvariantCulture)));
     }
+
+    private sealed record Drain(int Count, double Seconds, double CpuMs);
 
     /// <summary>
     /// Watches a pre-filled queue drain: from the first message gone to the last, the rate and the process's CPU
     /// time per message. The queue's approximate count includes leased messages, so a message counts when deleted.
     /// </summary>
-    private static async Task<(double Rate, double CpuMs)> MeasureDrainAsync(ChildProcess child, string prefix, int total)
+    private static async Task<Drain> MeasureDrainAsync(ChildProcess child, string prefix, int total)
     {
         var queue = Workload.Queue(prefix);
         Stopwatch? clock = null;
@@ -388,9 +421,7 @@ public sealed class Bench(BenchOptions options) : IAsyncDisposable
 
             if (clock is not null && count == 0)
             {
-                var seconds = clock.Elapsed.TotalSeconds;
-                var cpuMs = (child.CpuTime() - cpu).TotalMilliseconds;
-                return (startCount / seconds, cpuMs / startCount);
+                return new Drain(startCount, clock.Elapsed.TotalSeconds, (child.CpuTime() - cpu).TotalMilliseconds);
             }
 
             if (child.HasExited && count > 0)
@@ -417,7 +448,7 @@ public sealed class Bench(BenchOptions options) : IAsyncDisposable
     {
         var port = ChildProcess.FreePort();
         var child = ChildProcess.Start("bare", BareDll, ["--urls", $"http://127.0.0.1:{port}"],
-            new Dictionary<string, string> { ["Logging__LogLevel__Default"] = "Warning" }, Path.Combine(_logs, $"{_run}-bare.log"), port);
+            new Dictionary<string, string>(), Path.Combine(_logs, $"{_run}-bare.log"), port);
         _children.Add(child);
         return child;
     }
@@ -429,13 +460,14 @@ public sealed class Bench(BenchOptions options) : IAsyncDisposable
         return child;
     }
 
-    private ChildProcess StartApp(string name, string prefix, string connection, bool listener)
+    private ChildProcess StartApp(string name, string prefix, string connection, bool listener, bool functionsHost = false)
     {
         var port = ChildProcess.FreePort();
         var environment = new Dictionary<string, string>
         {
             ["AzureWebJobsStorage"] = connection,
             ["Storage__NamePrefix"] = prefix,
+            [PaymentFunctions.Hosting.FunctionsHost.PortVariable] = functionsHost ? port.ToString(CultureInfo.InvariantCulture) : "",
             ["Pyun__BaseUrl"] = _fakeUrl,
             ["Pyun__AppId"] = Workload.AppId,
             ["Pyun__AppSecret"] = Workload.AppSecret,
@@ -444,7 +476,12 @@ public sealed class Bench(BenchOptions options) : IAsyncDisposable
             ["FunctionKeys__Default"] = Workload.FunctionKey,
             ["QueueListener__Enabled"] = listener ? "true" : "false",
         };
-        var child = ChildProcess.Start(name, AppDll, ["--urls", $"http://127.0.0.1:{port}"], environment, Path.Combine(_logs, $"{_run}-{name}.log"), port);
+        foreach (var (key, value) in options.AppEnvironment)
+        {
+            environment[key] = value;
+        }
+
+        var child = ChildProcess.Start(name, AppDll, functionsHost ? [] : ["--urls", $"http://127.0.0.1:{port}"], environment, Path.Combine(_logs, $"{_run}-{name}.log"), port);
         _children.Add(child);
         return child;
     }

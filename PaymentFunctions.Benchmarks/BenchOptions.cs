@@ -6,7 +6,7 @@ namespace PaymentFunctions.Benchmarks;
 public sealed record BenchOptions
 {
     public int Orders { get; init; } = 2000;
-    public int Rounds { get; init; } = 2;
+    public int Rounds { get; init; } = 8;
     public int Intake { get; init; } = 2000;
     public int Concurrency { get; init; } = 32;
     public int LoadClients { get; init; } = 300;
@@ -17,13 +17,18 @@ public sealed record BenchOptions
     public int CountOrders { get; init; } = 20;
     public string? Root { get; init; }
     public string Configuration { get; init; } = "Release";
+    public string? App { get; init; }
+    public IReadOnlySet<string> Steps { get; init; } = AllSteps;
+    public static readonly IReadOnlySet<string> AllSteps = new HashSet<string>(["counts", "cold", "memory", "intake", "processor"], StringComparer.Ordinal);
+    public IReadOnlyDictionary<string, string> AppEnvironment { get; init; } = new Dictionary<string, string>();
 
     public const string Help = """
         PaymentFunctions benchmark: the app as its own process against Azurite (127.0.0.1) and a fake P云,
         each figure side by side with its floor in the same run.
 
           --orders N          paid notifications drained by the processor, per side (default 2000)
-          --rounds N          floor/product rounds the processor and intake runs are split into (default 2)
+          --rounds N          floor/product rounds the processor and intake runs are split into (default 8);
+                              the ratio printed is the median of the rounds' ratios
           --intake N          notifications posted to intake, per side (default 2000)
           --concurrency N     intake clients, and the floor's parallel sends (default 32)
           --load-clients N    concurrent clients for the memory-under-load figure (default 300)
@@ -34,6 +39,10 @@ public sealed record BenchOptions
           --count-orders N    orders walked through while counting storage requests (default 20)
           --root PATH         repository root (default: found from the working directory)
           --configuration C   build configuration of the app (default Release)
+          --app PATH          the app's PaymentFunctions.dll (default: the build output), e.g. a published one
+          --steps a,b,...     only these of counts, cold, memory, intake, processor (default all)
+          --app-env K=V,...   extra environment for the app's processes and the floors' (not the bare app's),
+                              e.g. DOTNET_gcServer=1, to try a runtime setting without rebuilding
         """;
 
     /// <summary>Parses <c>--name value</c> pairs; null (and a message) when an argument is unknown or malformed.</summary>
@@ -75,6 +84,18 @@ public sealed record BenchOptions
                     "--count-orders" => o with { CountOrders = Int() },
                     "--root" => o with { Root = value },
                     "--configuration" => o with { Configuration = value },
+                    "--app" => o with { App = Path.GetFullPath(value) },
+                    "--steps" => o with
+                    {
+                        Steps = value.Split(',').All(AllSteps.Contains)
+                            ? value.Split(',').ToHashSet(StringComparer.Ordinal)
+                            : throw new FormatException($"--steps takes {string.Join(", ", AllSteps)}."),
+                    },
+                    "--app-env" => o with
+                    {
+                        AppEnvironment = value.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(kv => kv.Split('=', 2))
+                            .ToDictionary(kv => kv[0], kv => kv.Length == 2 ? kv[1] : throw new FormatException("--app-env takes K=V pairs separated by commas.")),
+                    },
                     _ => throw new FormatException($"Unknown option {name}."),
                 };
             }

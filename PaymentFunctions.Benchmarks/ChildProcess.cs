@@ -37,18 +37,32 @@ public sealed class ChildProcess : IDisposable
     /// Starts <c>dotnet {dll} {args}</c> in the dll's folder with the given environment; stdout and stderr go to
     /// <paramref name="logPath"/> (through <c>sh -c exec</c>, so the process id is the program's own).
     /// </summary>
-    public static ChildProcess Start(string name, string dll, IEnumerable<string> args, IReadOnlyDictionary<string, string> environment, string logPath, int port = 0)
+    public static ChildProcess Start(string name, string dll, IEnumerable<string> args, IReadOnlyDictionary<string, string> environment, string logPath, int port = 0) =>
+        StartDotnet(name, Path.GetDirectoryName(dll)!, [dll, .. args], environment, logPath, port);
+
+    /// <summary>
+    /// Starts this driver in a floor mode under the app's own runtimeconfig.json (GC, thread pool and the like), so
+    /// that a floor differs from the app in its code only, not in how the runtime is set up.
+    /// </summary>
+    public static ChildProcess StartFloor(string name, string appDll, IEnumerable<string> args, IReadOnlyDictionary<string, string> environment, string logPath)
+    {
+        var self = typeof(ChildProcess).Assembly.Location;
+        return StartDotnet(name, Path.GetDirectoryName(self)!,
+            ["exec", "--runtimeconfig", Path.ChangeExtension(appDll, ".runtimeconfig.json"), "--depsfile", Path.ChangeExtension(self, ".deps.json"), self, .. args],
+            environment, logPath, 0);
+    }
+
+    private static ChildProcess StartDotnet(string name, string workingDirectory, IEnumerable<string> dotnetArgs, IReadOnlyDictionary<string, string> environment, string logPath, int port)
     {
         var info = new ProcessStartInfo("/bin/sh")
         {
-            WorkingDirectory = Path.GetDirectoryName(dll)!,
+            WorkingDirectory = workingDirectory,
             UseShellExecute = false,
         };
         info.ArgumentList.Add("-c");
         info.ArgumentList.Add("exec dotnet \"$@\" >>\"$LOG_PATH\" 2>&1");
         info.ArgumentList.Add("sh");
-        info.ArgumentList.Add(dll);
-        foreach (var arg in args)
+        foreach (var arg in dotnetArgs)
         {
             info.ArgumentList.Add(arg);
         }
@@ -128,13 +142,29 @@ public sealed class ChildProcess : IDisposable
         return _process.TotalProcessorTime;
     }
 
-    /// <summary>Samples RSS every <paramref name="every"/> until cancelled; returns the peak.</summary>
-    public async Task<double> PeakRssAsync(TimeSpan every, CancellationToken cancellationToken)
+    /// <summary>Threads of the process right now.</summary>
+    public int Threads()
+    {
+        foreach (var line in File.ReadLines($"/proc/{Id}/status"))
+        {
+            if (line.StartsWith("Threads:", StringComparison.Ordinal))
+            {
+                return int.Parse(line["Threads:".Length..].Trim(), CultureInfo.InvariantCulture);
+            }
+        }
+
+        return 0;
+    }
+
+    /// <summary>Samples RSS and the thread count every <paramref name="every"/> until cancelled; returns the peaks.</summary>
+    public async Task<(double RssMb, int Threads)> PeakAsync(TimeSpan every, CancellationToken cancellationToken)
     {
         var peak = 0.0;
+        var threads = 0;
         while (!cancellationToken.IsCancellationRequested && !_process.HasExited)
         {
             peak = Math.Max(peak, RssMb());
+            threads = Math.Max(threads, Threads());
             try
             {
                 await Task.Delay(every, cancellationToken);
@@ -145,7 +175,7 @@ public sealed class ChildProcess : IDisposable
             }
         }
 
-        return Math.Max(peak, _process.HasExited ? 0 : RssMb());
+        return _process.HasExited ? (peak, threads) : (Math.Max(peak, RssMb()), Math.Max(threads, Threads()));
     }
 
     public async Task<string> WaitForExitAsync(TimeSpan timeout)

@@ -17,6 +17,9 @@ public static class Program
                 await Workload.CreateAsync(args[1]);
                 await Workload.FillQueueAsync(args[1], await Workload.SeedOrdersAsync(args[1], int.Parse(args[2], culture), 32), 32);
                 return 0;
+            case "notify":
+                // A profiling aid: `notify <base url> <count> <concurrency>` posts signed paid notifications to an app.
+                return await NotifyAsync(args[1], int.Parse(args[2], culture), int.Parse(args[3], culture));
             case "clean-up":
                 // `clean-up <prefix>...` deletes the tables and queues an interrupted run or a profiling seed left.
                 await Workload.CleanUpAsync(args.Skip(1));
@@ -49,5 +52,20 @@ public static class Program
             await Console.Error.WriteLineAsync(ex.ToString());
             return 1;
         }
+    }
+
+    private static async Task<int> NotifyAsync(string baseUrl, int count, int concurrency)
+    {
+        using var http = new HttpClient();
+        var bodies = Enumerable.Range(0, count)
+            .Select(_ => Workload.FormBody(Workload.PaidForm(Orders.PayOrderNumber.Format(Orders.PayOrderNumber.NewOrderId(), 1)))).ToList();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await Parallel.ForEachAsync(bodies, new ParallelOptions { MaxDegreeOfParallelism = concurrency }, async (body, ct) =>
+        {
+            using var response = await http.PostAsync(baseUrl + "/api/notify/pyun", new StringContent(body, System.Text.Encoding.UTF8, "application/x-www-form-urlencoded"), ct);
+            response.EnsureSuccessStatusCode();
+        });
+        Console.WriteLine($"{count} notifications in {clock.Elapsed.TotalSeconds:0.00} s");
+        return 0;
     }
 }

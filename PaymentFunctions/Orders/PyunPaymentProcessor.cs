@@ -18,7 +18,7 @@ public sealed class UnknownPayOrderException(string payOrder)
 /// ETag-conditional transaction. A replay finds its timeline row (or the order row's <c>LastEvent</c>) and
 /// changes nothing; a concurrent change makes it read again and decide again.
 /// </summary>
-public sealed class PyunPaymentProcessor(OrderStore store, TimeProvider clock, ILogger<PyunPaymentProcessor> logger)
+public sealed partial class PyunPaymentProcessor(OrderStore store, TimeProvider clock, ILogger<PyunPaymentProcessor> logger)
 {
     private const int MaxConcurrencyRetries = 20;
 
@@ -153,20 +153,27 @@ public sealed class PyunPaymentProcessor(OrderStore store, TimeProvider clock, I
         return changes;
     }
 
-    private void LogDuplicate(PyunTradeResult result, string source) =>
-        logger.LogInformation("P云 {Source} for {PayOrder} (status {Status}) is a duplicate; nothing changed", source, result.PayOrder, result.Status);
+    private void LogDuplicate(PyunTradeResult result, string source) => LogDuplicate(logger, source, result.PayOrder, result.Status);
 
     private void LogTransition(PyunTradeResult result, string source, string orderId, Transition transition)
     {
         if (transition.To is OrderStatus.AmountMismatch or OrderStatus.PaidAfterClose || transition.Outcome.Contains("refund", StringComparison.Ordinal))
         {
-            logger.LogWarning("ALERT order {OrderId}: {Outcome} ({From} -> {To}) from P云 {Source} for {PayOrder}, value {Value} fen; a refund is needed",
-                orderId, transition.Outcome, transition.From, transition.To, source, result.PayOrder, result.Value);
+            LogRefundAlert(logger, orderId, transition.Outcome, transition.From, transition.To, source, result.PayOrder, result.Value);
         }
         else
         {
-            logger.LogInformation("Order {OrderId}: {Outcome} ({From} -> {To}) from P云 {Source} for {PayOrder}",
-                orderId, transition.Outcome, transition.From, transition.To, source, result.PayOrder);
+            LogApplied(logger, orderId, transition.Outcome, transition.From, transition.To, source, result.PayOrder);
         }
     }
+
+    // Source-generated: one line per notification is the hot path's main cost after storage itself.
+    [LoggerMessage(Level = LogLevel.Information, Message = "P云 {Source} for {PayOrder} (status {Status}) is a duplicate; nothing changed")]
+    private static partial void LogDuplicate(ILogger logger, string source, string payOrder, int status);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "ALERT order {OrderId}: {Outcome} ({From} -> {To}) from P云 {Source} for {PayOrder}, value {Value} fen; a refund is needed")]
+    private static partial void LogRefundAlert(ILogger logger, string orderId, string outcome, OrderStatus from, OrderStatus to, string source, string payOrder, long value);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Order {OrderId}: {Outcome} ({From} -> {To}) from P云 {Source} for {PayOrder}")]
+    private static partial void LogApplied(ILogger logger, string orderId, string outcome, OrderStatus from, OrderStatus to, string source, string payOrder);
 }

@@ -13,6 +13,9 @@ public static class StorageServiceCollectionExtensions
     /// </summary>
     public const string RawQueueClientName = "raw";
 
+    /// <summary>Connections per storage endpoint (table, queue): enough for a full queue batch and intake bursts.</summary>
+    public const int DefaultMaxConnections = 32;
+
     /// <summary>One shared client per service, registered through the Azure SDK's client factory.</summary>
     public static IServiceCollection AddPaymentStorage(this IServiceCollection services, IConfiguration configuration)
     {
@@ -23,8 +26,20 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton(connection);
         services.AddAzureClients(clients =>
         {
+            // The SDK's request/response log events: built for every request (headers sanitized and formatted) and
+            // forwarded to ILogger, whose "Azure" filter (Warning) then drops them. Off unless the setting asks:
+            // AzureClientDefaults:Diagnostics:IsLoggingEnabled=true (the section below is applied after this).
+            clients.ConfigureDefaults(o => o.Diagnostics.IsLoggingEnabled = false);
             // Retry and timeout policy for every storage client, e.g. AzureClientDefaults:Retry:MaxRetries.
             clients.ConfigureDefaults(configuration.GetSection("AzureClientDefaults"));
+            // One connection pool for all of them, bounded: a burst of requests (or a storage outage, when every
+            // request waits out its retries) then queues for a connection instead of opening hundreds of sockets,
+            // each with its buffers, on an instance billed by memory and short of outbound ports.
+            var transport = new Azure.Core.Pipeline.HttpClientTransport(new SocketsHttpHandler
+            {
+                MaxConnectionsPerServer = configuration.GetValue("Storage:MaxConnections", DefaultMaxConnections),
+            });
+            clients.ConfigureDefaults(o => o.Transport = transport);
             if (connection.IsConnectionString)
             {
                 clients.AddTableServiceClient(connection.ConnectionString);
@@ -32,6 +47,9 @@ public static class StorageServiceCollectionExtensions
                     .ConfigureOptions(o => o.MessageEncoding = QueueMessageEncoding.Base64);
                 clients.AddQueueServiceClient(connection.ConnectionString).WithName(RawQueueClientName)
                     .ConfigureOptions(o => o.MessageEncoding = QueueMessageEncoding.None);
+                // The client factory hands every client a credential, by default a new DefaultAzureCredential, which
+                // loads MSAL and its chain (megabytes of code) for clients that sign with the account key instead.
+                clients.UseCredential(new SharedKeyOnlyCredential());
             }
             else
             {
@@ -142,4 +160,14 @@ public sealed class StorageResources(
     }
 
     public void Dispose() => _gate.Dispose();
+}
+
+/// <summary>Stands in for a token credential where storage is reached with a connection string: never asked for a token.</summary>
+internal sealed class SharedKeyOnlyCredential : Azure.Core.TokenCredential
+{
+    public override Azure.Core.AccessToken GetToken(Azure.Core.TokenRequestContext requestContext, CancellationToken cancellationToken) =>
+        throw new InvalidOperationException("Storage is configured with a connection string; no token credential is in use.");
+
+    public override ValueTask<Azure.Core.AccessToken> GetTokenAsync(Azure.Core.TokenRequestContext requestContext, CancellationToken cancellationToken) =>
+        throw new InvalidOperationException("Storage is configured with a connection string; no token credential is in use.");
 }
