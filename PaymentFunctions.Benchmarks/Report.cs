@@ -74,7 +74,7 @@ public sealed class Report
 
         if (!double.IsNaN(Create))
         {
-            Row("storage requests per paid order", perPaid, FloorPerPaid, perPaid / FloorPerPaid, "about 8 + create's 1");
+            Row("storage requests per paid order", perPaid, FloorPerPaid, perPaid / FloorPerPaid, "about 9 (create keeps 2)");
             Line(F($"  create {Create:0.##}, prepare {Prepare:0.##}, intake {Intake:0.##}, processing {Processing:0.##}, status {Status:0.##}"));
             Line($"  processing: {ProcessingDetail}");
             Row("storage requests per duplicate notification", perDuplicate, double.NaN, double.NaN, "<= 4");

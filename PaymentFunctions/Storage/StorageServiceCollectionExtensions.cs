@@ -37,7 +37,7 @@ public static class StorageServiceCollectionExtensions
             // each with its buffers, on an instance billed by memory and short of outbound ports.
             var transport = new Azure.Core.Pipeline.HttpClientTransport(new SocketsHttpHandler
             {
-                MaxConnectionsPerServer = configuration.GetValue("Storage:MaxConnections", DefaultMaxConnections),
+                MaxConnectionsPerServer = MaxConnections(configuration),
             });
             clients.ConfigureDefaults(o => o.Transport = transport);
             if (connection.IsConnectionString)
@@ -65,6 +65,13 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<StorageResources>();
         return services;
     }
+
+    internal static int MaxConnections(IConfiguration configuration) =>
+        configuration["Storage:MaxConnections"] is not { } text
+            ? DefaultMaxConnections
+            : int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) && n is >= 1 and <= 1000
+                ? n
+                : throw new ConfigurationException("Setting 'Storage:MaxConnections' is malformed: expected a whole number of connections from 1 to 1000.");
 }
 
 /// <summary>
