@@ -5,14 +5,38 @@ using PaymentFunctions.Tests.Infrastructure;
 
 namespace PaymentFunctions.Tests.Http;
 
+/// <summary>One app on a real Kestrel socket for the whole class: nothing these requests do may leave a trace in it.</summary>
+public sealed class KestrelAppFixture : IAsyncLifetime
+{
+    public PaymentApp App { get; } = new PaymentApp().EnableWeChatPay();
+
+    public Uri BaseAddress { get; private set; } = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        App.Settings["Http:WebhookDeadline"] = "00:00:01";
+        // A free port through the app's own urls setting: UseKestrel(0) races Kestrel's bind in this version
+        // ("Addresses cannot be modified after the server has started", dotnet/aspnetcore#67714).
+        App.Settings["urls"] = "http://127.0.0.1:0";
+        await App.InitializeAsync();
+        App.UseKestrel();
+        App.StartServer();
+        using var client = App.CreateClient();
+        BaseAddress = client.BaseAddress!;
+    }
+
+    public ValueTask DisposeAsync() => App.DisposeAsync();
+}
+
 /// <summary>
 /// Bodies that end early, have a broken chunked encoding or arrive too slowly are the client's fault: a 4xx on
 /// every POST route, no stack trace in the log, nothing stored or queued. These need a real Kestrel and raw sockets.
 /// </summary>
-public sealed class UnreadableBodyTests : IAsyncLifetime
+public sealed class UnreadableBodyTests(KestrelAppFixture fixture) : IClassFixture<KestrelAppFixture>
 {
-    private readonly PaymentApp _app = new PaymentApp().EnableWeChatPay();
-    private Uri _base = null!;
+    private PaymentApp _app => fixture.App;
+
+    private Uri _base => fixture.BaseAddress;
 
     public static TheoryData<string, string> PostRoutes => new()
     {
@@ -25,19 +49,6 @@ public sealed class UnreadableBodyTests : IAsyncLifetime
         { "/api/payscore/orders/PS0001/complete", "application/json" },
         { "/api/payscore/orders/PS0001/cancel", "application/json" },
     };
-
-    public async ValueTask InitializeAsync()
-    {
-        _app.Settings["Http:WebhookDeadline"] = "00:00:01";
-        // A free port through the app's own urls setting: UseKestrel(0) races Kestrel's bind in this version
-        // ("Addresses cannot be modified after the server has started", dotnet/aspnetcore#67714).
-        _app.Settings["urls"] = "http://127.0.0.1:0";
-        await _app.InitializeAsync();
-        _app.UseKestrel();
-        _app.StartServer();
-        using var client = _app.CreateClient();
-        _base = client.BaseAddress!;
-    }
 
     [Theory]
     [MemberData(nameof(PostRoutes))]
@@ -152,5 +163,4 @@ public sealed class UnreadableBodyTests : IAsyncLifetime
         return Encoding.UTF8.GetByteCount(text[(headerEnd + 4)..]) >= length;
     }
 
-    public async ValueTask DisposeAsync() => await _app.DisposeAsync();
 }
