@@ -21,6 +21,23 @@ internal sealed class FunctionKeyOptionsValidator(IConfiguration configuration) 
             : ValidateOptionsResult.Success;
 }
 
+/// <summary>Route metadata: the route is behind <see cref="FunctionKeyFilter"/> (authLevel "function" in its function.json).</summary>
+public sealed class FunctionKeyRequired
+{
+    public static readonly FunctionKeyRequired Instance = new();
+
+    private FunctionKeyRequired()
+    {
+    }
+}
+
+public static class FunctionKeyRouteGroup
+{
+    /// <summary>Every route of the group requires the function key, and says so in its metadata.</summary>
+    public static RouteGroupBuilder RequireFunctionKey(this RouteGroupBuilder group) =>
+        group.AddEndpointFilter<RouteGroupBuilder, FunctionKeyFilter>().WithMetadata(FunctionKeyRequired.Instance);
+}
+
 /// <summary>
 /// authLevel "function" for the standalone app: the key in <c>x-functions-key</c> (or <c>?code=</c>), as the
 /// Functions host would check it. Under the host the host has already checked it before forwarding.

@@ -23,10 +23,8 @@ public static class CompleteCancelPayScoreOrderEndpoints
 {
     public static void MapCompleteCancelPayScoreOrder(this IEndpointRouteBuilder api)
     {
-        api.MapPost("/payscore/orders/{outOrderNo}/complete", CompleteAsync).WithName("CompletePayScoreOrder")
-            .AddEndpointFilter<Hosting.FunctionKeyFilter>().AddEndpointFilter<PayScoreEnabledFilter>();
-        api.MapPost("/payscore/orders/{outOrderNo}/cancel", CancelAsync).WithName("CancelPayScoreOrder")
-            .AddEndpointFilter<Hosting.FunctionKeyFilter>().AddEndpointFilter<PayScoreEnabledFilter>();
+        api.MapPost("/payscore/orders/{outOrderNo}/complete", CompleteAsync).WithName("CompletePayScoreOrder");
+        api.MapPost("/payscore/orders/{outOrderNo}/cancel", CancelAsync).WithName("CancelPayScoreOrder");
     }
 
     internal static async Task<Results<Ok<PayScoreOrderView>, ProblemHttpResult>> CompleteAsync(
