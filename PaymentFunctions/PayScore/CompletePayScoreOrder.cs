@@ -112,7 +112,7 @@ public static class CompleteCancelPayScoreOrderEndpoints
         }
 
         // WeChat cancels CREATED, DOING/USER_CONFIRM and DOING/MCH_COMPLETE while the collection is USER_PAYING
-        // (spec §5.3); a final order cannot be cancelled: DONE was paid (refund it instead), REVOKED/EXPIRED are over.
+        // (WeChat Pay API v3, 支付分 取消支付分订单); a final order cannot be cancelled: DONE was paid (refund it instead), REVOKED/EXPIRED are over.
         if (PayScoreProgress.IsFinal(order))
         {
             return Problems.Conflict(order.State == PayScoreStates.Done

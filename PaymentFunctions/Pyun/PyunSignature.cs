@@ -4,7 +4,7 @@ using System.Text;
 namespace PaymentFunctions.Pyun;
 
 /// <summary>
-/// P云's MD5 "sign" (spec §3): every parameter but <c>sign</c> whose value is not null, sorted by name
+/// P云's MD5 "sign" (P云 开放平台, 签名算法): every parameter but <c>sign</c> whose value is not null, sorted by name
 /// (ordinal), joined as <c>k=v&amp;…</c> with raw values, then <c>&amp;app_secret=…</c>, MD5 over UTF-8, uppercase hex.
 /// Empty strings are signed (the rule since 2024-01).
 /// The string is not escaped, so a name or value holding '&amp;' or '=' could be re-split into other fields with

@@ -20,7 +20,7 @@ public static class WeChatPayJson
     };
 }
 
-/// <summary>WeChat Pay order states (<c>state</c>) and sub-states used in Pay Score service orders (spec §5.7).</summary>
+/// <summary>WeChat Pay order states (<c>state</c>) and sub-states used in Pay Score service orders (WeChat Pay API v3, 支付分 查询支付分订单).</summary>
 public static class PayScoreStates
 {
     public const string Created = "CREATED";
