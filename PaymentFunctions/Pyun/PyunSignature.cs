@@ -41,9 +41,6 @@ public static class PyunSignature
         return builder.Append("app_secret=").Append(appSecret).ToString();
     }
 
-    /// <summary>JSON-body requests (refund): MD5 over the exact body text plus the secret, sent as Authorization.</summary>
-    public static string SignJson(string jsonBody, string appSecret) => Md5Upper(jsonBody + "&app_secret=" + appSecret);
-
     /// <summary>
     /// Constant-time, case-insensitive comparison of a received sign with the expected one. Parameters that
     /// <see cref="IsSignable"/> refuses never verify: their sign proves nothing about how the fields were split.

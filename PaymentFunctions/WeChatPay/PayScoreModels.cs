@@ -229,8 +229,6 @@ public sealed record PayScoreServiceOrder
     public PayScoreCollection? Collection { get; init; }
 
     public bool IsConfirmed => State == PayScoreStates.Doing && StateDescription == PayScoreStates.UserConfirm;
-
-    public bool IsPaid => State == PayScoreStates.Done && Collection?.State == PayScoreStates.UserPaid;
 }
 
 /// <summary>
@@ -249,9 +247,6 @@ public sealed record PayScoreMiniProgramLaunch(
         ArgumentException.ThrowIfNullOrWhiteSpace(package);
         return new PayScoreMiniProgramLaunch(ConfirmBusinessType, new PayScoreLaunchExtraData(package));
     }
-
-    public static PayScoreMiniProgramLaunch FromOrder(PayScoreServiceOrder order) =>
-        FromPackage(order?.Package ?? throw new ArgumentException("The order has no package; only a create response carries one.", nameof(order)));
 }
 
 public sealed record PayScoreLaunchExtraData([property: JsonPropertyName("package")] string Package);
