@@ -35,7 +35,19 @@ public static class FunctionKeyRouteGroup
 {
     /// <summary>Every route of the group requires the function key, and says so in its metadata.</summary>
     public static RouteGroupBuilder RequireFunctionKey(this RouteGroupBuilder group) =>
-        group.AddEndpointFilter<RouteGroupBuilder, FunctionKeyFilter>().WithMetadata(FunctionKeyRequired.Instance);
+        group.AddRegisteredFilter<FunctionKeyFilter>().WithMetadata(FunctionKeyRequired.Instance);
+
+    /// <summary>
+    /// Adds the filter registered in the container (a singleton), where <c>AddEndpointFilter&lt;T&gt;()</c> would
+    /// construct a new one on every request.
+    /// </summary>
+    internal static RouteGroupBuilder AddRegisteredFilter<TFilter>(this RouteGroupBuilder group)
+        where TFilter : IEndpointFilter =>
+        group.AddEndpointFilterFactory((context, next) =>
+        {
+            var filter = context.ApplicationServices.GetRequiredService<TFilter>();
+            return invocation => filter.InvokeAsync(invocation, next);
+        });
 }
 
 /// <summary>

@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
+using PaymentFunctions.Hosting;
 using PaymentFunctions.Http;
 using PaymentFunctions.WeChatPay;
 
@@ -38,7 +39,7 @@ public static class PayScoreRouteGroup
 {
     /// <summary>Every route of the group answers 503 while WeChat Pay is not configured.</summary>
     public static RouteGroupBuilder RequirePayScore(this RouteGroupBuilder group) =>
-        group.AddEndpointFilter<RouteGroupBuilder, PayScoreEnabledFilter>();
+        group.AddRegisteredFilter<PayScoreEnabledFilter>();
 }
 
 internal static class PayScoreHttp
