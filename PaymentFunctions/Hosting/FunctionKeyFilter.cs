@@ -31,7 +31,8 @@ public sealed class FunctionKeyRequired
     }
 }
 
-public static class FunctionKeyRouteGroup
+/// <summary>What a route group requires of every route in it.</summary>
+public static class RouteGroupPolicies
 {
     /// <summary>Every route of the group requires the function key, and says so in its metadata.</summary>
     public static RouteGroupBuilder RequireFunctionKey(this RouteGroupBuilder group) =>
