@@ -89,7 +89,7 @@ public static class Workload
         return payOrders;
     }
 
-    /// <summary>P云's signed notification form for a payment of 1000 fen (spec §6.1), as the fake P云 sends it.</summary>
+    /// <summary>P云's signed notification form for a payment of 1000 fen (P云 开放平台 支付结果异步通知), as the fake P云 sends it.</summary>
     public static Dictionary<string, string> PaidForm(string payOrder, int status = 1)
     {
         var form = new Dictionary<string, string>(StringComparer.Ordinal)

@@ -84,15 +84,23 @@ public static class ApplicationServices
             app.MapProcessNotification();
         }
 
+        // Policy lives on the groups, not on each route: authLevel "function" in a route's function.json <=> it is in
+        // a key group (FunctionManifestTests checks both agree); Pay Score routes answer 503 while WeChat Pay is off.
         var api = app.MapGroup("/api");
-        api.MapCreateOrder();
         api.MapPrepareOrder();
         api.MapGetOrder();
         api.MapPyunNotify();
-        api.MapCreatePayScoreOrder();
-        api.MapQueryPayScoreOrder();
-        api.MapCompleteCancelPayScoreOrder();
-        api.MapWeChatPayNotify();
+
+        var business = api.MapGroup("").RequireFunctionKey();
+        business.MapCreateOrder();
+
+        var payScore = api.MapGroup("").RequirePayScore();
+        payScore.MapQueryPayScoreOrder();
+        payScore.MapWeChatPayNotify();
+
+        var payScoreBusiness = business.MapGroup("").RequirePayScore();
+        payScoreBusiness.MapCreatePayScoreOrder();
+        payScoreBusiness.MapCompleteCancelPayScoreOrder();
         return app;
     }
 

@@ -1,9 +1,12 @@
+using System.Net;
+using System.Text;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using PaymentFunctions.Hosting;
 using PaymentFunctions.Storage;
+using PaymentFunctions.Tests.Infrastructure;
 
 namespace PaymentFunctions.Tests.Deployment;
 
@@ -14,7 +17,7 @@ namespace PaymentFunctions.Tests.Deployment;
 /// </summary>
 public sealed partial class FunctionManifestTests
 {
-    private static readonly Lazy<IReadOnlyList<(string Method, string Pattern, string Raw)>> MappedEndpoints = new(ReadEndpoints);
+    private static readonly Lazy<IReadOnlyList<(string Method, string Pattern, string Raw, bool KeyRequired)>> MappedEndpoints = new(ReadEndpoints);
 
     private static IEnumerable<(string Method, string Pattern)> Endpoints => MappedEndpoints.Value.Select(e => (e.Method, e.Pattern));
 
@@ -75,6 +78,33 @@ public sealed partial class FunctionManifestTests
     }
 
     [Fact]
+    public void Every_http_function_authLevel_agrees_with_the_function_key_filter_on_its_route()
+    {
+        var routePrefix = RoutePrefix();
+        var checkedRoutes = 0;
+        foreach (var (name, method, pattern, authLevel) in HttpRoutes(routePrefix))
+        {
+            Assert.True(authLevel is "function" or "anonymous", $"{name}: authLevel '{authLevel}' is neither 'function' nor 'anonymous'.");
+            var endpoint = MappedEndpoints.Value.Single(e => e.Method == method && e.Pattern == pattern);
+            Assert.True(endpoint.KeyRequired == (authLevel == "function"),
+                $"{name}: function.json says authLevel '{authLevel}' but the app's {method} /{pattern} {(endpoint.KeyRequired ? "is" : "is not")} in the function-key group.");
+            checkedRoutes++;
+        }
+
+        Assert.True(checkedRoutes >= 9, $"Only {checkedRoutes} HTTP routes were checked.");
+    }
+
+    /// <summary>Each HTTP function's (method, normalized route, authLevel) from its function.json.</summary>
+    internal static IEnumerable<(string Name, string Method, string Pattern, string AuthLevel)> HttpRoutes(string routePrefix) =>
+        HttpFunctions().SelectMany(f =>
+        {
+            var trigger = Bindings(f.Manifest).Single(b => Type(b) == "httptrigger");
+            var pattern = Normalize($"{routePrefix}/{(string?)trigger["route"]}");
+            var authLevel = ((string?)trigger["authLevel"] ?? "").ToLowerInvariant();
+            return trigger["methods"]!.AsArray().Select(m => (f.Name, ((string?)m ?? "").ToUpperInvariant(), pattern, authLevel));
+        });
+
+    [Fact]
     public void The_queue_function_matches_its_endpoint_queue_and_connection()
     {
         var queueFunctions = RepositoryFiles.FunctionManifests()
@@ -122,7 +152,7 @@ public sealed partial class FunctionManifestTests
 
     private static string Type(JsonObject binding) => ((string?)binding["type"] ?? "").ToLowerInvariant();
 
-    private static string RoutePrefix() =>
+    internal static string RoutePrefix() =>
         (string?)RepositoryFiles.ReadJsonObject(RepositoryFiles.HostJsonPath)["extensions"]?["http"]?["routePrefix"] ?? "api";
 
     private static IEnumerable<string> ApiEndpoints(string routePrefix) =>
@@ -132,7 +162,7 @@ public sealed partial class FunctionManifestTests
     internal static string Normalize(string template) => RouteParameter().Replace(template.Trim('/'), "{}").ToLowerInvariant();
 
     /// <summary>The endpoints the app maps under the Functions host, which is what function.json describes.</summary>
-    private static List<(string Method, string Pattern, string Raw)> ReadEndpoints()
+    private static List<(string Method, string Pattern, string Raw, bool KeyRequired)> ReadEndpoints()
     {
         using var app = new DeploymentApp(new Dictionary<string, string?>
         {
@@ -144,11 +174,55 @@ public sealed partial class FunctionManifestTests
             .SelectMany(s => s.Endpoints)
             .OfType<RouteEndpoint>()
             .SelectMany(e => (e.Metadata.GetMetadata<Microsoft.AspNetCore.Routing.HttpMethodMetadata>()?.HttpMethods ?? ["*"])
-                .Select(m => (Method: m.ToUpperInvariant(), Pattern: Normalize(e.RoutePattern.RawText ?? ""), Raw: e.RoutePattern.RawText ?? "")))
+                .Select(m => (Method: m.ToUpperInvariant(), Pattern: Normalize(e.RoutePattern.RawText ?? ""), Raw: e.RoutePattern.RawText ?? "",
+                    KeyRequired: e.Metadata.GetMetadata<FunctionKeyRequired>() is not null)))
             .Distinct()
             .ToList();
     }
 
     [GeneratedRegex(@"\{[^}]*\}")]
     private static partial Regex RouteParameter();
+}
+
+/// <summary>
+/// The same agreement, by behaviour: on its own (no host in front) the app refuses every authLevel-function route
+/// without the key, and no anonymous route asks for one.
+/// </summary>
+public sealed class FunctionAuthLevelTests(PaymentApp app) : IClassFixture<PaymentApp>
+{
+    private const string KeyRefusal = "A valid function key is required";
+
+    [Fact]
+    public async Task Every_function_route_refuses_a_request_without_the_key_and_no_anonymous_route_asks_for_one()
+    {
+        var routePrefix = FunctionManifestTests.RoutePrefix();
+        using var anonymous = app.CreateClient();
+        using var keyed = app.CreateBusinessClient();
+        var routes = FunctionManifestTests.HttpRoutes(routePrefix).ToList();
+        Assert.NotEmpty(routes);
+        foreach (var (name, method, pattern, authLevel) in routes)
+        {
+            var url = "/" + pattern.Replace("{}", "X1", StringComparison.Ordinal);
+            using var withoutKey = await SendAsync(anonymous, method, url);
+            var body = await withoutKey.Content.ReadAsStringAsync();
+            var refused = withoutKey.StatusCode == HttpStatusCode.Unauthorized && body.Contains(KeyRefusal, StringComparison.Ordinal);
+            Assert.True(refused == (authLevel == "function"),
+                $"{name} (authLevel {authLevel}): {method} {url} without a key answered {(int)withoutKey.StatusCode} {body}");
+
+            if (authLevel == "function")
+            {
+                using var withKey = await SendAsync(keyed, method, url);
+                Assert.DoesNotContain(KeyRefusal, await withKey.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            }
+        }
+    }
+
+    private static async Task<HttpResponseMessage> SendAsync(HttpClient http, string method, string url)
+    {
+        using var request = new HttpRequestMessage(new HttpMethod(method), url)
+        {
+            Content = method == "GET" ? null : new StringContent("{}", Encoding.UTF8, "application/json"),
+        };
+        return await http.SendAsync(request, TestContext.Current.CancellationToken);
+    }
 }

@@ -188,7 +188,19 @@ public sealed class PaymentApp : WebApplicationFactory<Program>, IAsyncLifetime
         return peeked.Value.Length;
     }
 
-    public async Task<List<TimelineEntity>> TimelineAsync(string orderId) => await Store.GetTimelineAsync(orderId, CancellationToken.None);
+    /// <summary>An order's timeline rows (evt-…) in PaymentOrders.</summary>
+    public async Task<List<TimelineEntity>> TimelineAsync(string orderId)
+    {
+        await Storage.EnsureCreatedAsync(CancellationToken.None);
+        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {orderId} and RowKey ge {"evt-"} and RowKey lt {"evt."}");
+        var rows = new List<TimelineEntity>();
+        await foreach (var row in Storage.Orders.QueryAsync<TimelineEntity>(filter))
+        {
+            rows.Add(row);
+        }
+
+        return rows;
+    }
 
     public async Task<int> IndexRowsAsync(string merchantOrderNo)
     {

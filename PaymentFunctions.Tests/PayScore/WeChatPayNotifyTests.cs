@@ -196,7 +196,7 @@ public sealed class WeChatPayNotifyTests(PayScoreAppFixture fixture) : IClassFix
         Assert.Equal("DONE", stored.State);
         Assert.Equal(PayScoreStates.UserPaid, stored.CollectionState);
         Assert.Equal(300, stored.PaidAmount);
-        var timeline = await App.Store.GetTimelineAsync(outOrderNo, default);
+        var timeline = await App.TimelineAsync(outOrderNo);
         // Rows are in PayScoreOrders, not PaymentOrders.
         Assert.Empty(timeline);
         var rows = new List<PaymentFunctions.Orders.TimelineEntity>();

@@ -125,7 +125,7 @@ public sealed class SignatureProperties : IDisposable
         }, iter: 1000);
 
     /// <summary>
-    /// The string to sign joins raw values with '&amp;' and '=' (spec §3), so it is injective only over values
+    /// The string to sign joins raw values with '&amp;' and '=' (P云 开放平台, 签名算法), so it is injective only over values
     /// without those characters: the notify intake must refuse them (see the corpus, notify-pyun). Over the
     /// alphabet it does accept, two different forms never share a sign.
     /// </summary>

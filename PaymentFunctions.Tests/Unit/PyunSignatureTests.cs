@@ -2,7 +2,7 @@ using PaymentFunctions.Pyun;
 
 namespace PaymentFunctions.Tests.Unit;
 
-/// <summary>The five published vectors of the P云 spec §3.6, and the verification rules.</summary>
+/// <summary>The five sign examples published in P云 开放平台's pages (交易预下单, 查询交易状态, 授权支付, the README, 发起订单退款), and the verification rules.</summary>
 public sealed class PyunSignatureTests
 {
     /// <summary>Splits a documented string-to-sign back into its parameters (the values contain no '&amp;').</summary>

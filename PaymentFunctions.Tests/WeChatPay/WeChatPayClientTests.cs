@@ -110,7 +110,7 @@ public sealed class WeChatPayClientTests : IAsyncDisposable
         var paid = _callbacks.Last();
         Assert.True(paid.IsValid, paid.Message);
         Assert.True(paid.ServiceOrder!.IsPaid);
-        Assert.Equal(1000, paid.ServiceOrder.Collection!.PaidAmount);
+        Assert.Equal(1000, paid.ServiceOrder!.Collection!.PaidAmount);
         Assert.StartsWith("42000000", paid.ServiceOrder.Collection.Details![0].TransactionId, StringComparison.Ordinal);
 
         var done = await client.QueryByOutOrderNoAsync("P20250101000001", Ct);

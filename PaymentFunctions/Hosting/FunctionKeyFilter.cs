@@ -21,6 +21,36 @@ internal sealed class FunctionKeyOptionsValidator(IConfiguration configuration) 
             : ValidateOptionsResult.Success;
 }
 
+/// <summary>Route metadata: the route is behind <see cref="FunctionKeyFilter"/> (authLevel "function" in its function.json).</summary>
+public sealed class FunctionKeyRequired
+{
+    public static readonly FunctionKeyRequired Instance = new();
+
+    private FunctionKeyRequired()
+    {
+    }
+}
+
+/// <summary>What a route group requires of every route in it.</summary>
+public static class RouteGroupPolicies
+{
+    /// <summary>Every route of the group requires the function key, and says so in its metadata.</summary>
+    public static RouteGroupBuilder RequireFunctionKey(this RouteGroupBuilder group) =>
+        group.AddRegisteredFilter<FunctionKeyFilter>().WithMetadata(FunctionKeyRequired.Instance);
+
+    /// <summary>
+    /// Adds the filter registered in the container (a singleton), where <c>AddEndpointFilter&lt;T&gt;()</c> would
+    /// construct a new one on every request.
+    /// </summary>
+    internal static RouteGroupBuilder AddRegisteredFilter<TFilter>(this RouteGroupBuilder group)
+        where TFilter : IEndpointFilter =>
+        group.AddEndpointFilterFactory((context, next) =>
+        {
+            var filter = context.ApplicationServices.GetRequiredService<TFilter>();
+            return invocation => filter.InvokeAsync(invocation, next);
+        });
+}
+
 /// <summary>
 /// authLevel "function" for the standalone app: the key in <c>x-functions-key</c> (or <c>?code=</c>), as the
 /// Functions host would check it. Under the host the host has already checked it before forwarding.

@@ -7,8 +7,10 @@ using PaymentFunctions.Storage;
 namespace PaymentFunctions.Hosting;
 
 /// <summary>
-/// The standalone stand-in for the Functions queue trigger, with the same semantics and host.json settings:
-/// batches of <c>batchSize</c>; success deletes; failure releases the message after <c>visibilityTimeout</c>;
+/// The standalone stand-in for the Functions queue trigger, reading the same host.json settings:
+/// batches of <c>batchSize</c>, each finished before the next is fetched (so at most <c>batchSize</c> messages are in
+/// flight; <c>newBatchThreshold</c> is not used, where the host fetches more as soon as the messages still in flight
+/// drop to it); success deletes; failure releases the message after <c>visibilityTimeout</c>;
 /// at <c>maxDequeueCount</c> failures (or on arrival past it) the message is copied to the poison queue and
 /// deleted; an empty queue is polled with randomized backoff up to <c>maxPollingInterval</c>. A message that can
 /// never be processed (not Base64, not UTF-8, not an envelope: <see cref="PermanentMessageException"/>) is

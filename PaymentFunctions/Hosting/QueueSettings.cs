@@ -4,7 +4,8 @@ namespace PaymentFunctions.Hosting;
 
 /// <summary>
 /// The queue-trigger settings of host.json (<c>extensions.queues</c>), with the host's defaults, so the
-/// standalone listener behaves as the Functions host would.
+/// standalone listener behaves as the Functions host would (all but <c>newBatchThreshold</c>, which is only
+/// range-checked: see <see cref="QueueListener"/>).
 /// </summary>
 public sealed record QueueSettings(int BatchSize, int NewBatchThreshold, TimeSpan MaxPollingInterval, TimeSpan VisibilityTimeout, int MaxDequeueCount)
 {

@@ -96,7 +96,7 @@ public sealed record OrderView(
 public static class CreateOrderEndpoint
 {
     public static void MapCreateOrder(this IEndpointRouteBuilder api) =>
-        api.MapPost("/orders", HandleAsync).WithName("CreateOrder").AddEndpointFilter<Hosting.FunctionKeyFilter>();
+        api.MapPost("/orders", HandleAsync).WithName("CreateOrder");
 
     internal static async Task<Results<Created<OrderView>, Ok<OrderView>, ProblemHttpResult>> HandleAsync(
         HttpRequest http, IValidator<CreateOrderRequest> validator, StorageResources storage, OrderStore store, IOptions<OrdersOptions> options,

@@ -23,19 +23,6 @@ public sealed class OrderStore(StorageResources storage)
         return response.HasValue ? response.Value : null;
     }
 
-    public async Task<List<TimelineEntity>> GetTimelineAsync(string orderId, CancellationToken cancellationToken)
-    {
-        await storage.EnsureCreatedAsync(cancellationToken);
-        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {orderId} and RowKey ge {"evt-"} and RowKey lt {"evt."}");
-        var rows = new List<TimelineEntity>();
-        await foreach (var row in storage.Orders.QueryAsync<TimelineEntity>(filter, cancellationToken: cancellationToken))
-        {
-            rows.Add(row);
-        }
-
-        return rows;
-    }
-
     public Task<bool> SubmitAsync(IReadOnlyList<TableTransactionAction> actions, CancellationToken cancellationToken) =>
         SubmitAsync(storage.Orders, actions, cancellationToken);
 

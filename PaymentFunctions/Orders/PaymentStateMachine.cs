@@ -13,8 +13,10 @@ public sealed record Transition(OrderStatus From, OrderStatus To, bool AttemptCh
 }
 
 /// <summary>
-/// The order state machine of the design (§4), as a pure function over the freshly read rows. It only
-/// ever moves forward: a late "paying" or "failed" never undoes a payment, a wrong amount is never Paid,
+/// The order state machine: applies one P云 trade result to the freshly read order and attempt rows by changing
+/// them in place, and returns what it did; the caller writes the changed rows back in one conditional batch. It
+/// reads nothing but its arguments (no clock, no I/O), so the same rows and result always give the same change.
+/// It only ever moves forward: a late "paying" or "failed" never undoes a payment, a wrong amount is never Paid,
 /// and money we cannot keep (a second payment, a wrong amount, a payment after close) is flagged for refund.
 /// </summary>
 public static class PaymentStateMachine

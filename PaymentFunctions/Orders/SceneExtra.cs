@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace PaymentFunctions.Orders;
 
 /// <summary>
-/// P云 <c>trade_scene</c> values and the <c>extra</c> fields each requires (spec §4.3). Field names are
+/// P云 <c>trade_scene</c> values and the <c>extra</c> fields each requires (P云 开放平台, 附录: trade_scene 与 extra). Field names are
 /// P云's own, because <c>extra</c> is passed through to P云 as a JSON string.
 /// </summary>
 public static class SceneExtra

@@ -23,10 +23,8 @@ public static class CompleteCancelPayScoreOrderEndpoints
 {
     public static void MapCompleteCancelPayScoreOrder(this IEndpointRouteBuilder api)
     {
-        api.MapPost("/payscore/orders/{outOrderNo}/complete", CompleteAsync).WithName("CompletePayScoreOrder")
-            .AddEndpointFilter<Hosting.FunctionKeyFilter>().AddEndpointFilter<PayScoreEnabledFilter>();
-        api.MapPost("/payscore/orders/{outOrderNo}/cancel", CancelAsync).WithName("CancelPayScoreOrder")
-            .AddEndpointFilter<Hosting.FunctionKeyFilter>().AddEndpointFilter<PayScoreEnabledFilter>();
+        api.MapPost("/payscore/orders/{outOrderNo}/complete", CompleteAsync).WithName("CompletePayScoreOrder");
+        api.MapPost("/payscore/orders/{outOrderNo}/cancel", CancelAsync).WithName("CancelPayScoreOrder");
     }
 
     internal static async Task<Results<Ok<PayScoreOrderView>, ProblemHttpResult>> CompleteAsync(
@@ -114,7 +112,7 @@ public static class CompleteCancelPayScoreOrderEndpoints
         }
 
         // WeChat cancels CREATED, DOING/USER_CONFIRM and DOING/MCH_COMPLETE while the collection is USER_PAYING
-        // (spec §5.3); a final order cannot be cancelled: DONE was paid (refund it instead), REVOKED/EXPIRED are over.
+        // (WeChat Pay API v3, 支付分 取消支付分订单); a final order cannot be cancelled: DONE was paid (refund it instead), REVOKED/EXPIRED are over.
         if (PayScoreProgress.IsFinal(order))
         {
             return Problems.Conflict(order.State == PayScoreStates.Done

@@ -30,8 +30,7 @@ public sealed record CreatePayScoreOrderRequest(
 public static class CreatePayScoreOrderEndpoint
 {
     public static void MapCreatePayScoreOrder(this IEndpointRouteBuilder api) =>
-        api.MapPost("/payscore/orders", HandleAsync).WithName("CreatePayScoreOrder")
-            .AddEndpointFilter<Hosting.FunctionKeyFilter>().AddEndpointFilter<PayScoreEnabledFilter>();
+        api.MapPost("/payscore/orders", HandleAsync).WithName("CreatePayScoreOrder");
 
     internal static async Task<Results<Created<PayScoreOrderView>, Ok<PayScoreOrderView>, ProblemHttpResult>> HandleAsync(
         HttpContext context, StorageResources storage, PayScoreProcessor processor, TimeProvider clock, ILoggerFactory loggers, CancellationToken cancellationToken)

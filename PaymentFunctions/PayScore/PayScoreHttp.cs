@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
+using PaymentFunctions.Hosting;
 using PaymentFunctions.Http;
 using PaymentFunctions.WeChatPay;
 
@@ -13,11 +14,32 @@ public sealed record PayScoreFeature(bool Enabled)
     public const string Disabled = "WeChat Pay Score is not configured on this app: add the 'WeChatPay' settings section to enable it.";
 }
 
-/// <summary>Answers 503 on every Pay Score API route while WeChat Pay is not configured.</summary>
+/// <summary>
+/// Answers 503 on every Pay Score route while WeChat Pay is not configured: ProblemDetails, or the route's own
+/// <see cref="PayScoreDisabledAnswer"/> when its caller reads another shape (WeChat's callback).
+/// </summary>
 public sealed class PayScoreEnabledFilter(PayScoreFeature feature) : IEndpointFilter
 {
-    public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next) =>
-        feature.Enabled ? await next(context) : Problems.Unavailable(PayScoreFeature.Disabled);
+    public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        if (feature.Enabled)
+        {
+            return await next(context);
+        }
+
+        var answer = context.HttpContext.GetEndpoint()?.Metadata.GetMetadata<PayScoreDisabledAnswer>();
+        return answer is null ? Problems.Unavailable(PayScoreFeature.Disabled) : answer.Create(context.HttpContext);
+    }
+}
+
+/// <summary>Route metadata: how the route says 503 "Pay Score is off" when its caller does not read ProblemDetails.</summary>
+public sealed record PayScoreDisabledAnswer(Func<HttpContext, IResult> Create);
+
+public static class PayScoreRouteGroup
+{
+    /// <summary>Every route of the group answers 503 while WeChat Pay is not configured.</summary>
+    public static RouteGroupBuilder RequirePayScore(this RouteGroupBuilder group) =>
+        group.AddRegisteredFilter<PayScoreEnabledFilter>();
 }
 
 internal static class PayScoreHttp

@@ -38,7 +38,7 @@ public sealed class PayScoreOrderEntity : ITableEntity
 }
 
 /// <summary>
-/// Pay Score states in the order they can happen (spec §5.7). An observation only ever moves an order forward,
+/// Pay Score states in the order they can happen (WeChat Pay API v3, 支付分 查询支付分订单: state, state_description). An observation only ever moves an order forward,
 /// so a late USER_CONFIRM never undoes USER_PAID and nothing leaves REVOKED, EXPIRED or DONE.
 /// </summary>
 public static class PayScoreProgress

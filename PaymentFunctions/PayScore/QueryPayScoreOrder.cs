@@ -15,8 +15,7 @@ public sealed record QueryPayScoreOrderRequest(string? QueryId, string? OutOrder
 public static class QueryPayScoreOrderEndpoint
 {
     public static void MapQueryPayScoreOrder(this IEndpointRouteBuilder api) =>
-        api.MapPost("/payscore/orders/query", HandleAsync).WithName("QueryPayScoreOrder").AddEndpointFilter<PayScoreEnabledFilter>()
-            .RequireRateLimiting(RateLimits.PlatformCalls);
+        api.MapPost("/payscore/orders/query", HandleAsync).WithName("QueryPayScoreOrder").RequireRateLimiting(RateLimits.PlatformCalls);
 
     internal static async Task<Results<Ok<PayScoreOrderView>, ProblemHttpResult>> HandleAsync(
         HttpContext context, PayScoreProcessor processor, TimeProvider clock, ILoggerFactory loggers, CancellationToken cancellationToken)

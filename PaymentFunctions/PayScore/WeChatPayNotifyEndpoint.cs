@@ -18,17 +18,14 @@ public static class WeChatPayNotifyEndpoint
     public sealed record FailAnswer(string Code, string Message);
 
     public static void MapWeChatPayNotify(this IEndpointRouteBuilder api) =>
-        api.MapPost("/notify/wechatpay", HandleAsync).WithName("WeChatPayNotify");
+        api.MapPost("/notify/wechatpay", HandleAsync).WithName("WeChatPayNotify")
+            .WithMetadata(new PayScoreDisabledAnswer(context => Fail(Logger(context.RequestServices.GetRequiredService<ILoggerFactory>()),
+                StatusCodes.Status503ServiceUnavailable, PayScoreFeature.Disabled)));
 
-    internal static async Task<IResult> HandleAsync(HttpContext context, PayScoreFeature feature, NotificationQueue queue, TimeProvider clock,
+    internal static async Task<IResult> HandleAsync(HttpContext context, NotificationQueue queue, TimeProvider clock,
         ILoggerFactory loggers, CancellationToken cancellationToken)
     {
-        var logger = loggers.CreateLogger("WeChatPayNotify");
-        if (!feature.Enabled)
-        {
-            return Fail(logger, StatusCodes.Status503ServiceUnavailable, PayScoreFeature.Disabled);
-        }
-
+        var logger = Logger(loggers);
         var body = await RequestBody.ReadAsync(context.Request, "application/json", LimitBytes, cancellationToken);
         if (!body.Ok)
         {
@@ -84,6 +81,8 @@ public static class WeChatPayNotifyEndpoint
         logger.LogInformation("WeChat Pay callback {Id} ({EventType}) for {OutOrderNo} queued", LogValue.Safe(notification.Id), LogValue.Safe(notification.EventType), LogValue.Safe(order.OutOrderNo));
         return TypedResults.NoContent();
     }
+
+    private static ILogger Logger(ILoggerFactory loggers) => loggers.CreateLogger("WeChatPayNotify");
 
     private static JsonHttpResult<FailAnswer> Fail(ILogger logger, int status, string message, string? requestId = null)
     {

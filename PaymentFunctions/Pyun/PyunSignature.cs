@@ -4,7 +4,7 @@ using System.Text;
 namespace PaymentFunctions.Pyun;
 
 /// <summary>
-/// P云's MD5 "sign" (spec §3): every parameter but <c>sign</c> whose value is not null, sorted by name
+/// P云's MD5 "sign" (P云 开放平台, 签名算法): every parameter but <c>sign</c> whose value is not null, sorted by name
 /// (ordinal), joined as <c>k=v&amp;…</c> with raw values, then <c>&amp;app_secret=…</c>, MD5 over UTF-8, uppercase hex.
 /// Empty strings are signed (the rule since 2024-01).
 /// The string is not escaped, so a name or value holding '&amp;' or '=' could be re-split into other fields with
@@ -40,9 +40,6 @@ public static class PyunSignature
 
         return builder.Append("app_secret=").Append(appSecret).ToString();
     }
-
-    /// <summary>JSON-body requests (refund): MD5 over the exact body text plus the secret, sent as Authorization.</summary>
-    public static string SignJson(string jsonBody, string appSecret) => Md5Upper(jsonBody + "&app_secret=" + appSecret);
 
     /// <summary>
     /// Constant-time, case-insensitive comparison of a received sign with the expected one. Parameters that

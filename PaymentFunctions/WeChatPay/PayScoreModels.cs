@@ -20,7 +20,7 @@ public static class WeChatPayJson
     };
 }
 
-/// <summary>WeChat Pay order states (<c>state</c>) and sub-states used in Pay Score service orders (spec §5.7).</summary>
+/// <summary>WeChat Pay order states (<c>state</c>) and sub-states used in Pay Score service orders (WeChat Pay API v3, 支付分 查询支付分订单).</summary>
 public static class PayScoreStates
 {
     public const string Created = "CREATED";
@@ -229,8 +229,6 @@ public sealed record PayScoreServiceOrder
     public PayScoreCollection? Collection { get; init; }
 
     public bool IsConfirmed => State == PayScoreStates.Doing && StateDescription == PayScoreStates.UserConfirm;
-
-    public bool IsPaid => State == PayScoreStates.Done && Collection?.State == PayScoreStates.UserPaid;
 }
 
 /// <summary>
@@ -249,9 +247,6 @@ public sealed record PayScoreMiniProgramLaunch(
         ArgumentException.ThrowIfNullOrWhiteSpace(package);
         return new PayScoreMiniProgramLaunch(ConfirmBusinessType, new PayScoreLaunchExtraData(package));
     }
-
-    public static PayScoreMiniProgramLaunch FromOrder(PayScoreServiceOrder order) =>
-        FromPackage(order?.Package ?? throw new ArgumentException("The order has no package; only a create response carries one.", nameof(order)));
 }
 
 public sealed record PayScoreLaunchExtraData([property: JsonPropertyName("package")] string Package);

@@ -54,25 +54,4 @@ public static class WeChatPayAesGcm
         plaintext = output;
         return true;
     }
-
-    /// <summary>The inverse, for fakes and tests: Base64(ciphertext ‖ tag).</summary>
-    public static string Encrypt(ReadOnlySpan<byte> key, string nonce, string? associatedData, ReadOnlySpan<byte> plaintext)
-    {
-        if (key.Length != KeySize)
-        {
-            throw new ArgumentException($"The APIv3 key must be {KeySize} bytes.", nameof(key));
-        }
-
-        var nonceBytes = Encoding.UTF8.GetBytes(nonce);
-        if (nonceBytes.Length != NonceSize)
-        {
-            throw new ArgumentException($"The nonce must be {NonceSize} bytes.", nameof(nonce));
-        }
-
-        var output = new byte[plaintext.Length + TagSize];
-        using var aes = new AesGcm(key, TagSize);
-        aes.Encrypt(nonceBytes, plaintext, output.AsSpan(0, plaintext.Length), output.AsSpan(plaintext.Length),
-            Encoding.UTF8.GetBytes(associatedData ?? ""));
-        return Convert.ToBase64String(output);
-    }
 }

@@ -34,7 +34,7 @@ public sealed class WeChatPayException(string message, HttpStatusCode? statusCod
 }
 
 /// <summary>
-/// The Pay Score service-order calls (spec §5) for direct merchants and service providers. Each request body is
+/// The Pay Score service-order calls (WeChat Pay API v3, 支付分 服务订单: 创建/查询/取消/完结) for direct merchants and service providers. Each request body is
 /// serialized once; those exact bytes are signed and sent. Every 2xx answer's signature is verified over the raw
 /// bytes before anything in it is read.
 /// </summary>

@@ -13,8 +13,6 @@ public static class WeChatPaySignature
 {
     public const string Scheme = "WECHATPAY2-SHA256-RSA2048";
 
-    private static readonly string[] AuthorizationFields = ["mchid", "nonce_str", "signature", "timestamp", "serial_no"];
-
     /// <summary><c>METHOD\nCANONICAL_URL\nTIMESTAMP\nNONCE\nBODY\n</c>; the body is empty for GET.</summary>
     public static byte[] RequestMessage(string method, string canonicalUrl, string timestamp, string nonce, ReadOnlySpan<byte> body) =>
         Lines(body, method, canonicalUrl, timestamp, nonce);
@@ -36,40 +34,6 @@ public static class WeChatPaySignature
     /// <summary>The Authorization header value in the field order of the official examples.</summary>
     public static string Authorization(string mchId, string nonce, string signature, string timestamp, string serialNo) =>
         $"{Scheme} mchid=\"{mchId}\",nonce_str=\"{nonce}\",signature=\"{signature}\",timestamp=\"{timestamp}\",serial_no=\"{serialNo}\"";
-
-    /// <summary>
-    /// Parses an Authorization value into its fields (any order). False when the scheme differs or any of
-    /// mchid, nonce_str, signature, timestamp, serial_no is missing.
-    /// </summary>
-    public static bool TryParseAuthorization(string? value, out IReadOnlyDictionary<string, string> fields)
-    {
-        var result = new Dictionary<string, string>(StringComparer.Ordinal);
-        fields = result;
-        if (value is null || !value.StartsWith(Scheme + " ", StringComparison.Ordinal))
-        {
-            return false;
-        }
-
-        foreach (var part in value[(Scheme.Length + 1)..].Split(','))
-        {
-            var eq = part.IndexOf('=', StringComparison.Ordinal);
-            if (eq <= 0)
-            {
-                return false;
-            }
-
-            var name = part[..eq].Trim();
-            var raw = part[(eq + 1)..].Trim();
-            if (raw.Length < 2 || raw[0] != '"' || raw[^1] != '"')
-            {
-                return false;
-            }
-
-            result[name] = raw[1..^1];
-        }
-
-        return AuthorizationFields.All(result.ContainsKey);
-    }
 
     public static string UnixSeconds(DateTimeOffset time) => time.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
 

@@ -29,7 +29,6 @@ public sealed record WeChatPaySignatureHeaders(string? Timestamp, string? Nonce,
     public const string NonceHeader = "Wechatpay-Nonce";
     public const string SignatureHeader = "Wechatpay-Signature";
     public const string SerialHeader = "Wechatpay-Serial";
-    public const string SignatureTypeHeader = "Wechatpay-Signature-Type";
 
     public static WeChatPaySignatureHeaders From(IHeaderDictionary headers) => new(
         Single(headers[TimestampHeader]), Single(headers[NonceHeader]), Single(headers[SignatureHeader]), Single(headers[SerialHeader]));

@@ -76,7 +76,7 @@ public static partial class FakePyun
         return new NotifyDelivery(trade.PayOrder, trade.Status, (int)response.StatusCode, body, form);
     }
 
-    /// <summary>The notification fields of spec §6.1, signed with the app secret.</summary>
+    /// <summary>The notification fields of P云 开放平台 支付结果异步通知, signed with the app secret.</summary>
     public static Dictionary<string, string> NotificationForm(FakePyunState state, FakeTrade trade)
     {
         var form = new Dictionary<string, string>(StringComparer.Ordinal)
