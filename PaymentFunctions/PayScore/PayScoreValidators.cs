@@ -48,7 +48,7 @@ public sealed class CompletePayScoreOrderValidator : AbstractValidator<CompleteP
                 : v.Count > WeChatPayFormats.MaxPostPayments ? $"at most {WeChatPayFormats.MaxPostPayments} items." : null);
             RuleForEach(r => r.PostPayments).WeChat(NotNull).SetValidator(Payment);
             RuleFor(r => r.PostDiscounts).WeChat(TooManyDiscounts);
-            RuleForEach(r => r.PostDiscounts).WeChat(NotNull).SetValidator(new PostDiscountValidator());
+            RuleForEach(r => r.PostDiscounts).WeChat(NotNull).SetValidator(Discount);
             RuleFor(r => r.TotalAmount).WeChat(v => Amount(v!.Value, minimum: 0));
             RuleFor(r => r.TotalAmount).WeChat((r, v) =>
             {
