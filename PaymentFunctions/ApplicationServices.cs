@@ -32,6 +32,10 @@ public static class ApplicationServices
 
         services.AddSingleton<IValidator<CreateOrderRequest>, CreateOrderValidator>();
         services.AddSingleton<IValidator<PrepareOrderRequest>, PrepareOrderValidator>();
+        services.AddSingleton<IValidator<CreatePayScoreOrderRequest>, CreatePayScoreOrderValidator>();
+        services.AddSingleton<IValidator<CompletePayScoreOrderRequest>, CompletePayScoreOrderValidator>();
+        services.AddSingleton<IValidator<CancelPayScoreOrderRequest>, CancelPayScoreOrderValidator>();
+        services.AddSingleton<IValidator<QueryPayScoreOrderRequest>, QueryPayScoreOrderValidator>();
         services.AddSingleton<FunctionKeyFilter>();
 
         services.AddHttpClient<PyunClient>((sp, http) =>

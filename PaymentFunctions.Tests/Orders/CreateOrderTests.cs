@@ -178,6 +178,41 @@ public sealed class CreateOrderTests(PaymentApp app) : IClassFixture<PaymentApp>
     }
 
     [Theory]
+    [InlineData(null, null, "\"粤B123456789012345\"", "extra.plate")]
+    [InlineData(null, null, "\"粤B1\\u0000\"", "extra.plate")]
+    [InlineData("has space", null, null, "merchantOrderNo")]
+    [InlineData(null, "0", null, "amount")]
+    public async Task Error_keys_are_the_json_paths_sent(string? merchantOrderNo, string? amount, string? plate, string key)
+    {
+        var no = merchantOrderNo ?? Api.NewMerchantOrderNo();
+        var body = Body(no, amount: amount ?? "1000");
+        if (plate is not null)
+        {
+            body = body.Replace("\"粤B12345\"", plate, StringComparison.Ordinal);
+        }
+
+        using var http = app.CreateBusinessClient();
+        using var response = await http.PostJsonTextAsync("/api/orders", body);
+
+        Assert.Equal([key], await response.ErrorKeysAsync());
+        if (merchantOrderNo is null)
+        {
+            Assert.Equal(0, await app.IndexRowsAsync(no));
+        }
+    }
+
+    [Fact]
+    public async Task Each_missing_extra_field_has_its_own_key()
+    {
+        using var http = app.CreateBusinessClient();
+        using var response = await http.PostJsonTextAsync("/api/orders", Body(Api.NewMerchantOrderNo(), extra: """{"plate":"粤B1","hack":"x"}"""));
+
+        Assert.Equal(
+            ["extra.hack", "extra.plate_color", "extra.parking_serial", "extra.park_name", "extra.enter_time", "extra.parking_time", "extra.free_value"],
+            await response.ErrorKeysAsync());
+    }
+
+    [Theory]
     [InlineData("", "'merchantOrderNo' must be 1-32")]
     [InlineData("has space", "'merchantOrderNo' must be 1-32")]
     [InlineData("abcdefghijklmnopqrstuvwxyz0123456", "'merchantOrderNo' must be 1-32")]

@@ -70,6 +70,26 @@ public sealed class PayScoreBadInputTests(PayScoreAppFixture fixture) : IClassFi
         Assert.DoesNotContain(App.WeChat!.State.Requests, r => r.Body.Contains(outOrderNo, StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("riskFund", "{\"name\":\"DEPOSIT\",\"amount\":0,\"description\":\"押金\"}", "riskFund.amount")]
+    [InlineData("postPayments", "[{\"name\":\"租借费\",\"amount\":300,\"count\":1},{\"name\":\"押金\",\"amount\":-1}]", "postPayments[1].amount")]
+    [InlineData("timeRange", "{\"startTime\":\"tomorrow\"}", "timeRange.startTime")]
+    [InlineData("location", "{\"endLocation\":\"出口\"}", "location.endLocation")]
+    [InlineData("serviceIntroduction", "\"充电宝😀\"", "serviceIntroduction")]
+    [InlineData("outOrderNo", "\"has space\"", "outOrderNo")]
+    public async Task Create_errors_are_keyed_by_the_json_path_sent(string field, string json, string key)
+    {
+        var outOrderNo = PayScoreApi.NewOutOrderNo();
+        var body = PayScoreApi.CreateBody(outOrderNo);
+        body[field] = JsonNode.Parse(json);
+
+        using var response = await App.PostAsync("/api/payscore/orders", body);
+
+        Assert.Equal([key], await response.ErrorKeysAsync());
+        Assert.Null(await StoredAsync(outOrderNo));
+        Assert.DoesNotContain(App.WeChat!.State.Requests, r => r.Body.Contains(outOrderNo, StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task Create_without_the_function_key_is_refused()
     {
@@ -144,6 +164,18 @@ public sealed class PayScoreBadInputTests(PayScoreAppFixture fixture) : IClassFi
         using var response = await http.PostJsonTextAsync("/api/payscore/orders/query", json);
         Assert.True(response.StatusCode is HttpStatusCode.BadRequest or HttpStatusCode.NotFound, response.StatusCode.ToString());
         Assert.Contains(expected, (await response.ProblemAsync()).GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("{}")]
+    [InlineData("{\"queryId\":\"q1\",\"outOrderNo\":\"o1\"}")]
+    [InlineData("{\"queryId\":\"has space\"}")]
+    public async Task Query_errors_are_keyed_by_the_json_path_sent(string json)
+    {
+        using var http = App.CreateClient();
+        using var response = await http.PostJsonTextAsync("/api/payscore/orders/query", json);
+
+        Assert.Equal(["queryId"], await response.ErrorKeysAsync());
     }
 
     [Fact]

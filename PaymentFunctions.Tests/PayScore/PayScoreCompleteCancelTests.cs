@@ -93,7 +93,41 @@ public sealed class PayScoreCompleteCancelTests(PayScoreAppFixture fixture) : IC
         var problem = await response.ProblemAsync();
         Assert.Contains("location.end_location: is only allowed when the order was created with location.start_location",
             problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(["location.endLocation"], problem.GetProperty("errors").EnumerateObject().Select(e => e.Name));
         Assert.Equal(0, WeChatCalls(outOrderNo, "complete"));
+        Assert.Equal(before.ETag, (await StoredAsync(outOrderNo)).ETag);
+    }
+
+    [Fact]
+    public async Task Complete_errors_are_keyed_by_the_json_path_sent_and_change_nothing()
+    {
+        var outOrderNo = await ConfirmedAsync(ReadmeCreate(PayScoreApi.NewOutOrderNo()));
+        var before = await StoredAsync(outOrderNo);
+        var complete = ReadmeComplete();
+        complete["postPayments"]!.AsArray().Add(new JsonObject { ["name"] = "超时费", ["amount"] = -100, ["count"] = 1 });
+        complete["timeRange"] = new JsonObject { ["endTime"] = "soon" };
+
+        using var response = await App.PostAsync($"/api/payscore/orders/{outOrderNo}/complete", complete);
+
+        Assert.Equal(["postPayments[1].amount", "timeRange.endTime"], await response.ErrorKeysAsync());
+        using var noTotal = await App.PostAsync($"/api/payscore/orders/{outOrderNo}/complete", ReadmeComplete().Without("totalAmount"));
+        Assert.Equal(["totalAmount"], await noTotal.ErrorKeysAsync());
+        using var badNumber = await App.PostAsync("/api/payscore/orders/has%20space/complete", ReadmeComplete());
+        Assert.Equal(["outOrderNo"], await badNumber.ErrorKeysAsync());
+        Assert.Equal(0, WeChatCalls(outOrderNo, "complete"));
+        Assert.Equal(before.ETag, (await StoredAsync(outOrderNo)).ETag);
+    }
+
+    [Fact]
+    public async Task Cancel_errors_are_keyed_by_the_json_path_sent_and_change_nothing()
+    {
+        var outOrderNo = await ConfirmedAsync();
+        var before = await StoredAsync(outOrderNo);
+
+        using var response = await App.PostAsync($"/api/payscore/orders/{outOrderNo}/cancel", new JsonObject { ["reason"] = "" });
+
+        Assert.Equal(["reason"], await response.ErrorKeysAsync());
+        Assert.Equal(0, WeChatCalls(outOrderNo, "cancel"));
         Assert.Equal(before.ETag, (await StoredAsync(outOrderNo)).ETag);
     }
 

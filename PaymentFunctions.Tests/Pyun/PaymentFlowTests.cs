@@ -110,6 +110,21 @@ public sealed class PaymentFlowTests(PaymentApp app) : IClassFixture<PaymentApp>
         Assert.True(view.RefundRequired);
     }
 
+    [Theory]
+    [InlineData("{\"client\":\"weixin\"}", "client")]
+    [InlineData("{}", "client")]
+    [InlineData("{\"client\":\"wechat\",\"payer\":\"has space\"}", "payer")]
+    public async Task Prepare_errors_are_keyed_by_the_json_path_sent_and_prepare_nothing(string json, string key)
+    {
+        var order = await app.CreateOrderAsync();
+        using var http = app.CreateClient();
+
+        using var response = await http.PostJsonTextAsync($"/api/orders/{order.OrderId}/prepare", json);
+
+        Assert.Equal([key], await response.ErrorKeysAsync());
+        Assert.Equal("Created", (await app.GetOrderAsync(order.OrderId)).Status);
+    }
+
     [Fact]
     public async Task Paid_expired_and_unknown_orders_cannot_be_prepared()
     {

@@ -45,9 +45,9 @@ public sealed partial class CreateOrderValidator : AbstractValidator<CreateOrder
         {
             if (r.Scene is not null && r.Extra is { } extra)
             {
-                foreach (var problem in SceneExtra.Validate(r.Scene, extra))
+                foreach (var (path, problem) in SceneExtra.Validate(r.Scene, extra))
                 {
-                    context.AddFailure("extra", problem);
+                    context.AddFailure(path, problem);
                 }
             }
         });

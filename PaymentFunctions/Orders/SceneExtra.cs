@@ -47,8 +47,11 @@ public static class SceneExtra
         ["GENERIC"] = [AutoPay],
     };
 
-    /// <summary>Checks <paramref name="extra"/> against the scene; returns the problems, each naming its field.</summary>
-    public static IEnumerable<string> Validate(string scene, JsonElement extra)
+    /// <summary>
+    /// Checks <paramref name="extra"/> against the scene; returns the problems, each with the JSON path of its field
+    /// as the client sent it (<c>extra.plate_color</c>: P云's names are kept) and a message naming it.
+    /// </summary>
+    public static IEnumerable<(string Path, string Message)> Validate(string scene, JsonElement extra)
     {
         if (!Scenes.TryGetValue(scene, out var fields))
         {
@@ -57,7 +60,7 @@ public static class SceneExtra
 
         if (extra.ValueKind != JsonValueKind.Object)
         {
-            yield return "'extra' must be a JSON object with the scene's fields.";
+            yield return ("extra", "'extra' must be a JSON object with the scene's fields.");
             yield break;
         }
 
@@ -67,21 +70,21 @@ public static class SceneExtra
         {
             if (!seen.Add(property.Name))
             {
-                yield return $"'extra.{Clip(property.Name)}' appears more than once.";
+                yield return ($"extra.{Clip(property.Name)}", $"'extra.{Clip(property.Name)}' appears more than once.");
             }
             else if (!known.TryGetValue(property.Name, out var field))
             {
-                yield return $"'extra.{Clip(property.Name)}' is not a field of scene {scene}.";
+                yield return ($"extra.{Clip(property.Name)}", $"'extra.{Clip(property.Name)}' is not a field of scene {scene}.");
             }
             else if (Check(field, property.Value) is { } problem)
             {
-                yield return $"'extra.{field.Name}' {problem}";
+                yield return ($"extra.{field.Name}", $"'extra.{field.Name}' {problem}");
             }
         }
 
         foreach (var field in fields.Where(f => f.Required && !seen.Contains(f.Name)))
         {
-            yield return $"'extra.{field.Name}' is required for scene {scene}.";
+            yield return ($"extra.{field.Name}", $"'extra.{field.Name}' is required for scene {scene}.");
         }
     }
 

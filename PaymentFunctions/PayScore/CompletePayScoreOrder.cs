@@ -1,4 +1,6 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
+using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using PaymentFunctions.Http;
 using PaymentFunctions.WeChatPay;
@@ -11,9 +13,19 @@ public sealed record CompletePayScoreOrderRequest(
     IReadOnlyList<PostDiscount>? PostDiscounts,
     long? TotalAmount,
     PayScoreTimeRange? TimeRange,
-    PayScoreLocation? Location);
+    PayScoreLocation? Location)
+{
+    /// <summary>From the route, not the body; set before validation.</summary>
+    [JsonIgnore]
+    public string? OutOrderNo { get; init; }
+}
 
-public sealed record CancelPayScoreOrderRequest(string? Reason);
+public sealed record CancelPayScoreOrderRequest(string? Reason)
+{
+    /// <summary>From the route, not the body; set before validation.</summary>
+    [JsonIgnore]
+    public string? OutOrderNo { get; init; }
+}
 
 /// <summary>
 /// <c>POST /api/payscore/orders/{outOrderNo}/complete</c> and <c>/cancel</c> (function key): the business
@@ -28,43 +40,44 @@ public static class CompleteCancelPayScoreOrderEndpoints
     }
 
     internal static async Task<Results<Ok<PayScoreOrderView>, ProblemHttpResult>> CompleteAsync(
-        string outOrderNo, HttpContext context, PayScoreProcessor processor, TimeProvider clock, ILoggerFactory loggers, CancellationToken cancellationToken)
+        string outOrderNo, HttpContext context, IValidator<CompletePayScoreOrderRequest> validator, PayScoreProcessor processor, TimeProvider clock,
+        ILoggerFactory loggers, CancellationToken cancellationToken)
     {
-        var (request, problem) = await RequestBody.ReadJsonAsync<CompletePayScoreOrderRequest>(context.Request, cancellationToken);
+        var (body, problem) = await RequestBody.ReadJsonAsync<CompletePayScoreOrderRequest>(context.Request, cancellationToken);
         if (problem is not null)
         {
             return problem;
         }
 
-        if (request!.TotalAmount is null)
+        var request = body! with { OutOrderNo = outOrderNo };
+        var validation = await validator.ValidateAsync(request, cancellationToken);
+        if (!validation.IsValid)
         {
-            return PayScoreHttp.Invalid(["total_amount: is required, in fen."]);
+            return Problems.Validation(validation.ToDictionary());
         }
 
         var wechat = new CompleteServiceOrderRequest
         {
             PostPayments = request.PostPayments ?? [],
             PostDiscounts = request.PostDiscounts,
-            TotalAmount = request.TotalAmount.Value,
+            TotalAmount = request.TotalAmount!.Value,
             TimeRange = request.TimeRange,
             Location = request.Location,
         };
-        var errors = PayScoreValidation.ValidateComplete(outOrderNo, wechat);
-        if (errors.Count > 0)
-        {
-            return PayScoreHttp.Invalid(errors);
-        }
-
-        var order = PayScoreValidation.IsValidOutOrderNo(outOrderNo) ? await processor.GetAsync(outOrderNo, cancellationToken) : null;
+        var order = await processor.GetAsync(outOrderNo, cancellationToken);
         if (order is not { IsCreated: true })
         {
             return Problems.NotFound("No such Pay Score order.");
         }
 
-        errors = PayScoreValidation.ValidateCompleteAgainst(CreatedWith(order), wechat);
-        if (errors.Count > 0)
+        // Spec §5.1/§5.5: an end location needs a start location, given at create or in this complete request.
+        if (request.Location?.EndLocation is not null && request.Location.StartLocation is null && CreatedWith(order)?.Location?.StartLocation is null)
         {
-            return PayScoreHttp.Invalid(errors);
+            return Problems.Validation(new Dictionary<string, string[]>
+            {
+                ["location.endLocation"] =
+                    ["location.end_location: is only allowed when the order was created with location.start_location, or together with start_location."],
+            });
         }
 
         if (order.State != PayScoreStates.Doing || order.StateDescription != PayScoreStates.UserConfirm)
@@ -91,18 +104,20 @@ public static class CompleteCancelPayScoreOrderEndpoints
     }
 
     internal static async Task<Results<Ok<PayScoreOrderView>, ProblemHttpResult>> CancelAsync(
-        string outOrderNo, HttpContext context, PayScoreProcessor processor, TimeProvider clock, ILoggerFactory loggers, CancellationToken cancellationToken)
+        string outOrderNo, HttpContext context, IValidator<CancelPayScoreOrderRequest> validator, PayScoreProcessor processor, TimeProvider clock,
+        ILoggerFactory loggers, CancellationToken cancellationToken)
     {
-        var (request, problem) = await RequestBody.ReadJsonAsync<CancelPayScoreOrderRequest>(context.Request, cancellationToken);
+        var (body, problem) = await RequestBody.ReadJsonAsync<CancelPayScoreOrderRequest>(context.Request, cancellationToken);
         if (problem is not null)
         {
             return problem;
         }
 
-        var errors = PayScoreValidation.ValidateCancel(outOrderNo, request!.Reason ?? "");
-        if (errors.Count > 0)
+        var request = body! with { OutOrderNo = outOrderNo };
+        var validation = await validator.ValidateAsync(request, cancellationToken);
+        if (!validation.IsValid)
         {
-            return PayScoreHttp.Invalid(errors);
+            return Problems.Validation(validation.ToDictionary());
         }
 
         var order = await processor.GetAsync(outOrderNo, cancellationToken);

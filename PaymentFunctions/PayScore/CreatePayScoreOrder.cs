@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using Azure;
 using Azure.Data.Tables;
+using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using PaymentFunctions.Http;
 using PaymentFunctions.Orders;
@@ -33,7 +34,7 @@ public static class CreatePayScoreOrderEndpoint
         api.MapPost("/payscore/orders", HandleAsync).WithName("CreatePayScoreOrder");
 
     internal static async Task<Results<Created<PayScoreOrderView>, Ok<PayScoreOrderView>, ProblemHttpResult>> HandleAsync(
-        HttpContext context, StorageResources storage, PayScoreProcessor processor, TimeProvider clock, ILoggerFactory loggers, CancellationToken cancellationToken)
+        HttpContext context, IValidator<CreatePayScoreOrderRequest> validator, StorageResources storage, PayScoreProcessor processor, TimeProvider clock, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         var (request, problem) = await RequestBody.ReadJsonAsync<CreatePayScoreOrderRequest>(context.Request, cancellationToken);
         if (problem is not null)
@@ -41,10 +42,16 @@ public static class CreatePayScoreOrderEndpoint
             return problem;
         }
 
+        var validation = await validator.ValidateAsync(request!, cancellationToken);
+        if (!validation.IsValid)
+        {
+            return Problems.Validation(validation.ToDictionary());
+        }
+
         var wechat = new CreateServiceOrderRequest
         {
-            OutOrderNo = request!.OutOrderNo ?? "",
-            ServiceIntroduction = request.ServiceIntroduction ?? "",
+            OutOrderNo = request!.OutOrderNo!,
+            ServiceIntroduction = request.ServiceIntroduction!,
             PostPayments = request.PostPayments,
             PostDiscounts = request.PostDiscounts,
             TimeRange = request.TimeRange!,
@@ -52,12 +59,6 @@ public static class CreatePayScoreOrderEndpoint
             RiskFund = request.RiskFund!,
             Attach = request.Attach,
         };
-        var errors = PayScoreValidation.ValidateCreate(wechat);
-        if (errors.Count > 0)
-        {
-            return PayScoreHttp.Invalid(errors);
-        }
-
         var logger = loggers.CreateLogger("CreatePayScoreOrder");
         var body = JsonSerializer.Serialize(wechat, WeChatPayJson.Options);
         var fingerprint = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(body)));

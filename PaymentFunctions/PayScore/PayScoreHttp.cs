@@ -73,13 +73,6 @@ internal static class PayScoreHttp
         return TypedResults.Problem(problem);
     }
 
-    /// <summary>"field: problem." sentences from <see cref="PayScoreValidation"/> as a validation problem.</summary>
-    public static ProblemHttpResult Invalid(IReadOnlyList<string> errors) =>
-        Problems.Validation(errors
-            .Select(e => (Field: e.Split(':', 2)[0], Message: e))
-            .GroupBy(e => e.Field)
-            .ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray()));
-
     public static bool Matches(PayScoreServiceOrder order, WeChatPayOptions options, out string problem)
     {
         problem = order.MchId != options.MchId ? "mchid is not this merchant's"

@@ -1,3 +1,4 @@
+using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using PaymentFunctions.Http;
 using PaymentFunctions.WeChatPay;
@@ -18,7 +19,7 @@ public static class QueryPayScoreOrderEndpoint
         api.MapPost("/payscore/orders/query", HandleAsync).WithName("QueryPayScoreOrder").RequireRateLimiting(RateLimits.PlatformCalls);
 
     internal static async Task<Results<Ok<PayScoreOrderView>, ProblemHttpResult>> HandleAsync(
-        HttpContext context, PayScoreProcessor processor, TimeProvider clock, ILoggerFactory loggers, CancellationToken cancellationToken)
+        HttpContext context, IValidator<QueryPayScoreOrderRequest> validator, PayScoreProcessor processor, TimeProvider clock, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         var (request, problem) = await RequestBody.ReadJsonAsync<QueryPayScoreOrderRequest>(context.Request, cancellationToken);
         if (problem is not null)
@@ -26,19 +27,15 @@ public static class QueryPayScoreOrderEndpoint
             return problem;
         }
 
-        if ((request!.QueryId is null) == (request.OutOrderNo is null))
+        var validation = await validator.ValidateAsync(request!, cancellationToken);
+        if (!validation.IsValid)
         {
-            return Problems.BadRequest("Send exactly one of 'queryId' and 'outOrderNo'.");
+            return Problems.Validation(validation.ToDictionary());
         }
 
-        if (request.QueryId is not null && !PayScoreValidation.IsValidQueryId(request.QueryId))
+        if (request!.OutOrderNo is not null)
         {
-            return Problems.BadRequest("'queryId' is not a Pay Score query_id.");
-        }
-
-        if (request.OutOrderNo is not null)
-        {
-            if (!PayScoreValidation.IsValidOutOrderNo(request.OutOrderNo) || await processor.GetAsync(request.OutOrderNo, cancellationToken) is not { IsCreated: true } stored)
+            if (!WeChatPayFormats.IsValidOutOrderNo(request.OutOrderNo) || await processor.GetAsync(request.OutOrderNo, cancellationToken) is not { IsCreated: true } stored)
             {
                 return Problems.NotFound("No such Pay Score order.");
             }
