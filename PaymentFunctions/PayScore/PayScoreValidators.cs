@@ -8,7 +8,7 @@ using static PaymentFunctions.PayScore.PayScoreRules;
 namespace PaymentFunctions.PayScore;
 
 /// <summary>
-/// The Pay Score API's rules (spec §5.1 limits), checked before calling WeChat Pay so that a bad order is refused by us
+/// The Pay Score API's rules (WeChat Pay API v3, 支付分 创建支付分订单: field limits), checked before calling WeChat Pay so that a bad order is refused by us
 /// with a clear message instead of by WeChat with PARAM_ERROR. Keys are the camelCase paths the client sent
 /// (<see cref="Http.ApiValidation"/>); messages name WeChat's field, as in "risk_fund.amount: must be …".
 /// </summary>

@@ -4,7 +4,7 @@ using System.Text.RegularExpressions;
 namespace PaymentFunctions.WeChatPay;
 
 /// <summary>
-/// What WeChat Pay accepts in a Pay Score field (spec §5.1 limits), as pure checks. The API's rules built from
+/// What WeChat Pay accepts in a Pay Score field (WeChat Pay API v3, 支付分 创建支付分订单: field limits), as pure checks. The API's rules built from
 /// them live with the Pay Score validators (PayScore/PayScoreValidators.cs).
 /// </summary>
 public static partial class WeChatPayFormats
