@@ -13,7 +13,7 @@ public sealed class PayScoreCompleteCancelTests(PayScoreAppFixture fixture) : IC
 {
     private PaymentApp App => fixture.App;
 
-    /// <summary>The README's create example (with a fresh number).</summary>
+    /// <summary>docs/api.md's create example (with a fresh number).</summary>
     private static JsonObject ReadmeCreate(string outOrderNo) => new()
     {
         ["outOrderNo"] = outOrderNo,
@@ -26,7 +26,7 @@ public sealed class PayScoreCompleteCancelTests(PayScoreAppFixture fixture) : IC
         ["attach"] = "anything you want echoed back",
     };
 
-    /// <summary>The README's complete example: end time and end location only, the start was given at create.</summary>
+    /// <summary>docs/api.md's complete example: end time and end location only, the start was given at create.</summary>
     private static JsonObject ReadmeComplete() => new()
     {
         ["postPayments"] = new JsonArray(new JsonObject { ["name"] = "租借费", ["amount"] = 600, ["description"] = "2 小时", ["count"] = 1 }),
