@@ -53,6 +53,7 @@ public static class ApplicationServices
         }
 
         services.AddSingleton<PayScoreEnabledFilter>();
+        services.AddSingleton<PayScoreStore>();
         services.AddSingleton<PayScoreProcessor>();
         services.AddSingleton<OrderStore>();
         services.AddSingleton<NotificationQueue>();

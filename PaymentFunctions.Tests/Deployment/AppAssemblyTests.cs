@@ -18,6 +18,7 @@ public sealed class AppAssemblyTests
         { typeof(WeChatPaySignature), "TryParseAuthorization" },
         { typeof(WeChatPaySignatureHeaders), "SignatureTypeHeader" },
         { typeof(PayScoreServiceOrder), "IsPaid" },
+        { typeof(PayScoreServiceOrder), "IsConfirmed" },
         { typeof(PayScoreMiniProgramLaunch), "FromOrder" },
         { typeof(OrderStore), "GetTimelineAsync" },
     };

@@ -32,7 +32,7 @@ public sealed class DuplicateJsonKeyTests(PayScoreAppFixture fixture) : IClassFi
     }
 
     private async Task<PayScoreOrderEntity?> StoredAsync(string outOrderNo) =>
-        await App.Services.GetRequiredService<PayScoreProcessor>().GetAsync(outOrderNo, default);
+        await App.Services.GetRequiredService<PayScoreStore>().GetAsync(outOrderNo, default);
 
     [Theory]
     [InlineData(""" ,"amount":1 """, "$.amount")]

@@ -24,7 +24,7 @@ public sealed class PayScoreBadInputTests(PayScoreAppFixture fixture) : IClassFi
     private PaymentApp App => fixture.App;
 
     private async Task<PayScoreOrderEntity?> StoredAsync(string outOrderNo) =>
-        await App.Services.GetRequiredService<PayScoreProcessor>().GetAsync(outOrderNo, default);
+        await App.Services.GetRequiredService<PayScoreStore>().GetAsync(outOrderNo, default);
 
     private static async Task AssertProblemAsync(HttpResponseMessage response, HttpStatusCode status, string expected)
     {

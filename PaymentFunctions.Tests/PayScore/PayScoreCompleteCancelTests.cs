@@ -37,7 +37,7 @@ public sealed class PayScoreCompleteCancelTests(PayScoreAppFixture fixture) : IC
     };
 
     private async Task<PayScoreOrderEntity> StoredAsync(string outOrderNo) =>
-        (await App.Services.GetRequiredService<PayScoreProcessor>().GetAsync(outOrderNo, default))!;
+        (await App.Services.GetRequiredService<PayScoreStore>().GetAsync(outOrderNo, default))!;
 
     private async Task<string> ConfirmedAsync(JsonObject? create = null)
     {

@@ -19,7 +19,7 @@ public sealed class WeChatPayNotifyTests(PayScoreAppFixture fixture) : IClassFix
     private PaymentApp App => fixture.App;
 
     private async Task<PayScoreOrderEntity?> StoredAsync(string outOrderNo) =>
-        await App.Services.GetRequiredService<PayScoreProcessor>().GetAsync(outOrderNo, default);
+        await App.Services.GetRequiredService<PayScoreStore>().GetAsync(outOrderNo, default);
 
     private async Task<string> CreatedAsync()
     {
@@ -285,7 +285,7 @@ public sealed class PartnerNotifyTests : IAsyncLifetime
         Assert.Equal(expected, response.StatusCode);
         Assert.Equal(expected == HttpStatusCode.NoContent ? 1 : 0, await _app.QueueLengthAsync());
         await _app.DrainQueueAsync();
-        var stored = await _app.Services.GetRequiredService<PayScoreProcessor>().GetAsync(outOrderNo, default);
+        var stored = await _app.Services.GetRequiredService<PayScoreStore>().GetAsync(outOrderNo, default);
         Assert.Equal(expected == HttpStatusCode.NoContent ? "DOING" : "CREATED", stored!.State);
     }
 }

@@ -23,7 +23,7 @@ public sealed class WeChatResponseSizeCapTests(PayScoreAppFixture fixture) : ICl
         var problem = await response.ProblemAsync();
         Assert.Contains("answered more than 64 KiB", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         Assert.StartsWith("08", problem.GetProperty("requestId").GetString(), StringComparison.Ordinal);
-        Assert.Null(await App.Services.GetRequiredService<PayScoreProcessor>().GetAsync(outOrderNo, default));
+        Assert.Null(await App.Services.GetRequiredService<PayScoreStore>().GetAsync(outOrderNo, default));
     }
 
     [Fact]

@@ -58,7 +58,7 @@ public sealed class LiveAppFixture : IAsyncLifetime
     public ValueTask DisposeAsync() => App.DisposeAsync();
 
     public async Task<PayScoreOrderEntity?> PayScoreAsync(string outOrderNo) =>
-        await App.Services.GetRequiredService<PayScoreProcessor>().GetAsync(outOrderNo, CancellationToken.None);
+        await App.Services.GetRequiredService<PayScoreStore>().GetAsync(outOrderNo, CancellationToken.None);
 
     internal Task<RawResponse> SendAsync(RawRequest request) => RawHttp.SendAsync(Server, request);
 

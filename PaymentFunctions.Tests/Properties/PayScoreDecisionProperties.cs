@@ -58,12 +58,12 @@ public sealed class PayScoreDecisionProperties
     private static (string State, string? Description, string? Collection, long? Total, long? Paid, string? Transaction) Run(IEnumerable<PayScoreServiceOrder> reports)
     {
         var order = new PayScoreOrderEntity { PartitionKey = "PS1", State = PayScoreStates.Created };
-        var rank = PayScoreProgress.Rank(order);
+        var rank = PayScoreLifecycle.Rank(order);
         foreach (var report in reports)
         {
-            PayScoreProcessor.Decide(order, report);
-            Assert.True(PayScoreProgress.Rank(order) >= rank, $"{report.State}/{report.StateDescription} moved the order back");
-            rank = PayScoreProgress.Rank(order);
+            PayScoreLifecycle.Decide(order, report);
+            Assert.True(PayScoreLifecycle.Rank(order) >= rank, $"{report.State}/{report.StateDescription} moved the order back");
+            rank = PayScoreLifecycle.Rank(order);
         }
 
         return (order.State, Empty(order.StateDescription), Empty(order.CollectionState), order.TotalAmount, order.PaidAmount, order.TransactionId);
@@ -77,7 +77,7 @@ public sealed class PayScoreDecisionProperties
         {
             var (reports, first, second) = t;
             var inOrder = Run(reports);
-            var furthest = reports.MaxBy(PayScoreProgress.Rank)!;
+            var furthest = reports.MaxBy(PayScoreLifecycle.Rank)!;
 
             Assert.Equal(inOrder, Run(first));
             Assert.Equal(inOrder, Run(second));

@@ -83,7 +83,7 @@ public sealed class WeChatPayClientTests : IAsyncDisposable
         Assert.True(confirm.IsValid, confirm.Message);
         Assert.Equal(PayScoreStates.UserConfirmEvent, confirm.Notification!.EventType);
         Assert.True(confirm.ServiceOrder!.IsConfirmed);
-        Assert.Equal("P20250101000001", confirm.ServiceOrder.OutOrderNo);
+        Assert.Equal("P20250101000001", confirm.ServiceOrder!.OutOrderNo);
         Assert.False(string.IsNullOrEmpty(confirm.ServiceOrder.OpenId));
 
         // The query_id carries + / =, so this also proves the escaped URL we sign is the one that arrives.

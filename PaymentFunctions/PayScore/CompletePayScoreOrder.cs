@@ -40,7 +40,7 @@ public static class CompleteCancelPayScoreOrderEndpoints
     }
 
     internal static async Task<Results<Ok<PayScoreOrderView>, ProblemHttpResult>> CompleteAsync(
-        string outOrderNo, HttpContext context, IValidator<CompletePayScoreOrderRequest> validator, PayScoreProcessor processor, TimeProvider clock,
+        string outOrderNo, HttpContext context, IValidator<CompletePayScoreOrderRequest> validator, PayScoreStore store, PayScoreProcessor processor, TimeProvider clock,
         ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         var (body, problem) = await RequestBody.ReadJsonAsync<CompletePayScoreOrderRequest>(context.Request, cancellationToken);
@@ -64,7 +64,7 @@ public static class CompleteCancelPayScoreOrderEndpoints
             TimeRange = request.TimeRange,
             Location = request.Location,
         };
-        var order = await processor.GetAsync(outOrderNo, cancellationToken);
+        var order = await store.GetAsync(outOrderNo, cancellationToken);
         if (order is not { IsCreated: true })
         {
             return Problems.NotFound("No such Pay Score order.");
@@ -80,11 +80,9 @@ public static class CompleteCancelPayScoreOrderEndpoints
             });
         }
 
-        if (order.State != PayScoreStates.Doing || order.StateDescription != PayScoreStates.UserConfirm)
+        if (!PayScoreLifecycle.CanComplete(order, out var notCompletable))
         {
-            return Problems.Conflict(order.State == PayScoreStates.Created
-                ? "The user has not confirmed this order yet; it cannot be completed."
-                : $"The order is {order.State}/{order.StateDescription}; only a confirmed order (DOING/USER_CONFIRM) can be completed.");
+            return Problems.Conflict(notCompletable);
         }
 
         var logger = loggers.CreateLogger("CompletePayScoreOrder");
@@ -104,7 +102,7 @@ public static class CompleteCancelPayScoreOrderEndpoints
     }
 
     internal static async Task<Results<Ok<PayScoreOrderView>, ProblemHttpResult>> CancelAsync(
-        string outOrderNo, HttpContext context, IValidator<CancelPayScoreOrderRequest> validator, PayScoreProcessor processor, TimeProvider clock,
+        string outOrderNo, HttpContext context, IValidator<CancelPayScoreOrderRequest> validator, PayScoreStore store, PayScoreProcessor processor, TimeProvider clock,
         ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         var (body, problem) = await RequestBody.ReadJsonAsync<CancelPayScoreOrderRequest>(context.Request, cancellationToken);
@@ -120,19 +118,15 @@ public static class CompleteCancelPayScoreOrderEndpoints
             return Problems.Validation(validation.ToDictionary());
         }
 
-        var order = await processor.GetAsync(outOrderNo, cancellationToken);
+        var order = await store.GetAsync(outOrderNo, cancellationToken);
         if (order is not { IsCreated: true })
         {
             return Problems.NotFound("No such Pay Score order.");
         }
 
-        // WeChat cancels CREATED, DOING/USER_CONFIRM and DOING/MCH_COMPLETE while the collection is USER_PAYING
-        // (WeChat Pay API v3, 支付分 取消支付分订单); a final order cannot be cancelled: DONE was paid (refund it instead), REVOKED/EXPIRED are over.
-        if (PayScoreProgress.IsFinal(order))
+        if (!PayScoreLifecycle.CanCancel(order, out var notCancellable))
         {
-            return Problems.Conflict(order.State == PayScoreStates.Done
-                ? "The order is DONE (paid); WeChat Pay cancels only CREATED or DOING orders, so refund it instead."
-                : $"The order is {order.State}; WeChat Pay cancels only CREATED or DOING orders.");
+            return Problems.Conflict(notCancellable);
         }
 
         var logger = loggers.CreateLogger("CancelPayScoreOrder");

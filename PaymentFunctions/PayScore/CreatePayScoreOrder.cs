@@ -2,12 +2,10 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Azure;
-using Azure.Data.Tables;
 using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using PaymentFunctions.Http;
 using PaymentFunctions.Orders;
-using PaymentFunctions.Storage;
 using PaymentFunctions.WeChatPay;
 
 namespace PaymentFunctions.PayScore;
@@ -34,7 +32,7 @@ public static class CreatePayScoreOrderEndpoint
         api.MapPost("/payscore/orders", HandleAsync).WithName("CreatePayScoreOrder");
 
     internal static async Task<Results<Created<PayScoreOrderView>, Ok<PayScoreOrderView>, ProblemHttpResult>> HandleAsync(
-        HttpContext context, IValidator<CreatePayScoreOrderRequest> validator, StorageResources storage, PayScoreProcessor processor, TimeProvider clock, ILoggerFactory loggers, CancellationToken cancellationToken)
+        HttpContext context, IValidator<CreatePayScoreOrderRequest> validator, PayScoreStore store, TimeProvider clock, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         var (request, problem) = await RequestBody.ReadJsonAsync<CreatePayScoreOrderRequest>(context.Request, cancellationToken);
         if (problem is not null)
@@ -66,7 +64,7 @@ public static class CreatePayScoreOrderEndpoint
 
         // Claim the number first (insert-if-absent): only the request holding the claim calls WeChat, so parallel
         // identical requests make one WeChat call and one 201; the others wait for its outcome and answer 200.
-        var (order, response) = await ClaimAsync(storage, processor, outOrderNo, fingerprint, body, PayScoreHttp.Options(context).RequestTimeout,
+        var (order, response) = await ClaimAsync(store, outOrderNo, fingerprint, body, PayScoreHttp.Options(context).RequestTimeout,
             clock, cancellationToken);
         if (response is not null)
         {
@@ -81,18 +79,18 @@ public static class CreatePayScoreOrderEndpoint
         catch (WeChatPayException ex)
         {
             // Nothing was created at WeChat: leave no trace, so a corrected request may use the number.
-            await TryDeleteAsync(storage, order!, logger);
+            await TryDeleteAsync(store, order!, logger);
             return PayScoreHttp.FromWeChat(ex, logger, "create");
         }
 
         if (string.IsNullOrEmpty(created.Package))
         {
             logger.LogError("WeChat Pay created {OutOrderNo} without a package", outOrderNo);
-            await TryDeleteAsync(storage, order!, logger); // release the claim: an identical retry may ask WeChat again at once
+            await TryDeleteAsync(store, order!, logger); // release the claim: an identical retry may ask WeChat again at once
             return Problems.BadGateway("WeChat Pay created the order but returned no package for the mini program.");
         }
 
-        var (recorded, byUs) = await RecordCreatedAsync(storage, processor, outOrderNo, created, clock, cancellationToken);
+        var (recorded, byUs) = await RecordCreatedAsync(store, outOrderNo, created, clock, cancellationToken);
         if (!byUs)
         {
             // Our claim had gone stale and another request took it over and recorded the same order first.
@@ -110,27 +108,23 @@ public static class CreatePayScoreOrderEndpoint
     /// safe because WeChat answers an identical re-create with the same order.
     /// </summary>
     private static async Task<(PayScoreOrderEntity? Claim, Results<Created<PayScoreOrderView>, Ok<PayScoreOrderView>, ProblemHttpResult>? Answer)> ClaimAsync(
-        StorageResources storage, PayScoreProcessor processor, string outOrderNo, string fingerprint, string body, TimeSpan requestTimeout,
+        PayScoreStore store, string outOrderNo, string fingerprint, string body, TimeSpan requestTimeout,
         TimeProvider clock, CancellationToken cancellationToken)
     {
         var waitingSince = clock.GetTimestamp();
         for (var round = 1; ; round++)
         {
             var now = clock.GetUtcNow();
-            var order = await processor.GetAsync(outOrderNo, cancellationToken);
+            var order = await store.GetAsync(outOrderNo, cancellationToken);
             if (order is null)
             {
                 order = new PayScoreOrderEntity { PartitionKey = outOrderNo, Fingerprint = fingerprint, CreateRequest = body, CreatedAt = now, UpdatedAt = now };
-                try
+                if (await store.TryClaimAsync(order, cancellationToken))
                 {
-                    var added = await storage.PayScoreOrders.AddEntityAsync(order, cancellationToken);
-                    order.ETag = added.Headers.ETag ?? ETag.All;
                     return (order, null);
                 }
-                catch (RequestFailedException ex) when (ex.Status == 409)
-                {
-                    continue; // another request claimed it first: read what it claimed
-                }
+
+                continue; // another request claimed it first: read what it claimed
             }
 
             if (order.Fingerprint != fingerprint)
@@ -146,16 +140,12 @@ public static class CreatePayScoreOrderEndpoint
             if (now - order.UpdatedAt >= requestTimeout * 2)
             {
                 order.UpdatedAt = now;
-                try
+                if (await store.TryTakeOverClaimAsync(order, cancellationToken))
                 {
-                    var updated = await storage.PayScoreOrders.UpdateEntityAsync(order, order.ETag, TableUpdateMode.Merge, cancellationToken);
-                    order.ETag = updated.Headers.ETag ?? ETag.All;
                     return (order, null);
                 }
-                catch (RequestFailedException ex) when (ex.Status is 404 or 412)
-                {
-                    continue; // recorded, released or taken over meanwhile: read again
-                }
+
+                continue; // recorded, released or taken over meanwhile: read again
             }
 
             // The holder is talking to WeChat right now: wait for its outcome, as long as its call may take.
@@ -169,12 +159,12 @@ public static class CreatePayScoreOrderEndpoint
     }
 
     /// <summary>Records WeChat's answer on the claimed row; <c>ByUs</c> is false when another request recorded it first.</summary>
-    private static async Task<(PayScoreOrderEntity Order, bool ByUs)> RecordCreatedAsync(StorageResources storage, PayScoreProcessor processor, string outOrderNo,
+    private static async Task<(PayScoreOrderEntity Order, bool ByUs)> RecordCreatedAsync(PayScoreStore store, string outOrderNo,
         PayScoreServiceOrder created, TimeProvider clock, CancellationToken cancellationToken)
     {
         for (var round = 0; ; round++)
         {
-            var order = (await processor.GetAsync(outOrderNo, cancellationToken))!;
+            var order = (await store.GetAsync(outOrderNo, cancellationToken))!;
             if (order.IsCreated)
             {
                 return (order, false); // a concurrent identical request recorded it
@@ -198,8 +188,7 @@ public static class CreatePayScoreOrderEndpoint
             try
             {
                 // False: a concurrent identical request recorded it first; the next round reads that.
-                if (await OrderStore.SubmitAsync(storage.PayScoreOrders,
-                        [new(TableTransactionActionType.UpdateMerge, order, order.ETag), new(TableTransactionActionType.Add, timeline)], cancellationToken))
+                if (await store.TryRecordCreatedAsync(order, timeline, cancellationToken))
                 {
                     return (order, true);
                 }
@@ -210,11 +199,11 @@ public static class CreatePayScoreOrderEndpoint
         }
     }
 
-    private static async Task TryDeleteAsync(StorageResources storage, PayScoreOrderEntity order, ILogger logger)
+    private static async Task TryDeleteAsync(PayScoreStore store, PayScoreOrderEntity order, ILogger logger)
     {
         try
         {
-            await storage.PayScoreOrders.DeleteEntityAsync(order.PartitionKey, order.RowKey, order.ETag, CancellationToken.None);
+            await store.DeleteClaimAsync(order, CancellationToken.None);
         }
         catch (RequestFailedException ex)
         {

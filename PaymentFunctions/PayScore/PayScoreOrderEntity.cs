@@ -34,33 +34,7 @@ public sealed class PayScoreOrderEntity : ITableEntity
     /// <summary>When a query by <c>outOrderNo</c> last asked WeChat; claimed with the row's ETag, so one caller asks per interval.</summary>
     public DateTimeOffset? LastQueryAt { get; set; }
 
-    public bool IsCreated => State.Length > 0;
-}
-
-/// <summary>
-/// Pay Score states in the order they can happen (WeChat Pay API v3, 支付分 查询支付分订单: state, state_description). An observation only ever moves an order forward,
-/// so a late USER_CONFIRM never undoes USER_PAID and nothing leaves REVOKED, EXPIRED or DONE.
-/// </summary>
-public static class PayScoreProgress
-{
-    public static int Rank(string? state, string? description, string? collection) => (state, description) switch
-    {
-        (PayScoreStates.Created, _) => 1,
-        (PayScoreStates.Doing, PayScoreStates.MchComplete) => 3,
-        (PayScoreStates.Doing, _) => 2, // USER_CONFIRM
-        (PayScoreStates.Done, _) => 4,
-        (PayScoreStates.Revoked, _) or (PayScoreStates.Expired, _) => 4,
-        _ => 0,
-    };
-
-    public static int Rank(PayScoreOrderEntity e) => Rank(e.State, e.StateDescription, e.CollectionState);
-
-    public static int Rank(PayScoreServiceOrder o) => Rank(o.State, o.StateDescription, o.Collection?.State);
-
-    /// <summary>Confirmed means the user accepted: DOING (USER_CONFIRM or MCH_COMPLETE) or DONE, never just CREATED.</summary>
-    public static bool IsConfirmed(PayScoreOrderEntity e) => e.State is PayScoreStates.Doing or PayScoreStates.Done;
-
-    public static bool IsFinal(PayScoreOrderEntity e) => e.State is PayScoreStates.Done or PayScoreStates.Revoked or PayScoreStates.Expired;
+    public bool IsCreated => PayScoreLifecycle.IsCreated(this);
 }
 
 /// <summary>
@@ -80,8 +54,8 @@ public sealed record PayScoreOrderView(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] PayScoreMiniProgramLaunch? OpenBusinessView)
 {
     public static PayScoreOrderView From(PayScoreOrderEntity e, bool withLaunch = false) => new(
-        e.PartitionKey, e.State, NullIfEmpty(e.StateDescription), NullIfEmpty(e.CollectionState), PayScoreProgress.IsConfirmed(e),
-        e.State == PayScoreStates.Done && e.CollectionState == PayScoreStates.UserPaid,
+        e.PartitionKey, e.State, NullIfEmpty(e.StateDescription), NullIfEmpty(e.CollectionState), PayScoreLifecycle.IsConfirmed(e),
+        PayScoreLifecycle.IsPaid(e),
         e.TotalAmount, e.PaidAmount, e.TransactionId,
         withLaunch && e.Package is { Length: > 0 } package ? PayScoreMiniProgramLaunch.FromPackage(package) : null);
 

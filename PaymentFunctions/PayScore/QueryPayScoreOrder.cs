@@ -19,7 +19,7 @@ public static class QueryPayScoreOrderEndpoint
         api.MapPost("/payscore/orders/query", HandleAsync).WithName("QueryPayScoreOrder").RequireRateLimiting(RateLimits.PlatformCalls);
 
     internal static async Task<Results<Ok<PayScoreOrderView>, ProblemHttpResult>> HandleAsync(
-        HttpContext context, IValidator<QueryPayScoreOrderRequest> validator, PayScoreProcessor processor, TimeProvider clock, ILoggerFactory loggers, CancellationToken cancellationToken)
+        HttpContext context, IValidator<QueryPayScoreOrderRequest> validator, PayScoreStore store, PayScoreProcessor processor, TimeProvider clock, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         var (request, problem) = await RequestBody.ReadJsonAsync<QueryPayScoreOrderRequest>(context.Request, cancellationToken);
         if (problem is not null)
@@ -35,13 +35,15 @@ public static class QueryPayScoreOrderEndpoint
 
         if (request!.OutOrderNo is not null)
         {
-            if (!WeChatPayFormats.IsValidOutOrderNo(request.OutOrderNo) || await processor.GetAsync(request.OutOrderNo, cancellationToken) is not { IsCreated: true } stored)
+            if (!WeChatPayFormats.IsValidOutOrderNo(request.OutOrderNo) || await store.GetAsync(request.OutOrderNo, cancellationToken) is not { IsCreated: true } stored)
             {
                 return Problems.NotFound("No such Pay Score order.");
             }
 
             // Polling by our own number asks WeChat at most once per interval; callbacks keep the stored state current between.
-            if (!await processor.TryClaimQueryAsync(stored, PayScoreHttp.Options(context).QueryInterval, cancellationToken))
+            var now = clock.GetUtcNow();
+            if (!PayScoreLifecycle.MayQuery(stored, now, PayScoreHttp.Options(context).QueryInterval) ||
+                !await store.TryClaimQueryAsync(stored, now, cancellationToken))
             {
                 return TypedResults.Ok(PayScoreOrderView.From(stored));
             }
@@ -68,7 +70,7 @@ public static class QueryPayScoreOrderEndpoint
             return Problems.BadGateway("WeChat Pay answered with an order that does not belong to this merchant.");
         }
 
-        if (observed.OutOrderNo is null || await processor.GetAsync(observed.OutOrderNo, cancellationToken) is not { IsCreated: true })
+        if (observed.OutOrderNo is null || await store.GetAsync(observed.OutOrderNo, cancellationToken) is not { IsCreated: true })
         {
             return Problems.NotFound("That query_id belongs to no Pay Score order of this app.");
         }

@@ -227,8 +227,6 @@ public sealed record PayScoreServiceOrder
 
     public bool? NeedCollection { get; init; }
     public PayScoreCollection? Collection { get; init; }
-
-    public bool IsConfirmed => State == PayScoreStates.Doing && StateDescription == PayScoreStates.UserConfirm;
 }
 
 /// <summary>

@@ -97,6 +97,12 @@ namespace PaymentFunctions.WeChatPay
         {
             /// <summary>DONE with the collection USER_PAID: what a test expects of a paid order.</summary>
             public bool IsPaid => order.State == PayScoreStates.Done && order.Collection?.State == PayScoreStates.UserPaid;
+
+            /// <summary>
+            /// DOING/USER_CONFIRM exactly: what a test expects right after the user confirmed (the app's own rule,
+            /// <c>PayScoreLifecycle.IsConfirmed</c>, also counts the later states as confirmed).
+            /// </summary>
+            public bool IsConfirmed => order.State == PayScoreStates.Doing && order.StateDescription == PayScoreStates.UserConfirm;
         }
 
         extension(PayScoreMiniProgramLaunch)

@@ -1,0 +1,116 @@
+using System.Diagnostics.CodeAnalysis;
+using PaymentFunctions.WeChatPay;
+
+namespace PaymentFunctions.PayScore;
+
+/// <summary>
+/// Every Pay Score state rule, in one place and pure (no storage, no clock of its own): the order states can
+/// happen in (WeChat Pay API v3, 支付分 查询支付分订单: state, state_description), what an observation does to the
+/// stored row, and which orders may be queried, completed or cancelled. An observation only ever moves an order
+/// forward, so a late USER_CONFIRM never undoes USER_PAID and nothing leaves REVOKED, EXPIRED or DONE.
+/// </summary>
+public static class PayScoreLifecycle
+{
+    /// <summary>How far along the order is; 0 for a state we do not know (which then changes nothing).</summary>
+    public static int Rank(string? state, string? description) => (state, description) switch
+    {
+        (PayScoreStates.Created, _) => 1,
+        (PayScoreStates.Doing, PayScoreStates.MchComplete) => 3,
+        (PayScoreStates.Doing, _) => 2, // USER_CONFIRM
+        (PayScoreStates.Done, _) => 4,
+        (PayScoreStates.Revoked, _) or (PayScoreStates.Expired, _) => 4,
+        _ => 0,
+    };
+
+    public static int Rank(PayScoreOrderEntity e) => Rank(e.State, e.StateDescription);
+
+    public static int Rank(PayScoreServiceOrder o) => Rank(o.State, o.StateDescription);
+
+    /// <summary>WeChat accepted the create; before that the row is only our claim on the number.</summary>
+    public static bool IsCreated(PayScoreOrderEntity e) => e.State.Length > 0;
+
+    /// <summary>Confirmed means the user accepted: DOING (USER_CONFIRM or MCH_COMPLETE) or DONE, never just CREATED.</summary>
+    public static bool IsConfirmed(PayScoreOrderEntity e) => e.State is PayScoreStates.Doing or PayScoreStates.Done;
+
+    /// <summary>Paid means DONE with the collection USER_PAID.</summary>
+    public static bool IsPaid(PayScoreOrderEntity e) => e.State == PayScoreStates.Done && e.CollectionState == PayScoreStates.UserPaid;
+
+    public static bool IsFinal(PayScoreOrderEntity e) => e.State is PayScoreStates.Done or PayScoreStates.Revoked or PayScoreStates.Expired;
+
+    /// <summary>A poll by our own number may ask WeChat: the order is not final and nobody asked within the interval.</summary>
+    public static bool MayQuery(PayScoreOrderEntity e, DateTimeOffset now, TimeSpan interval) =>
+        !IsFinal(e) && !(e.LastQueryAt is { } last && now - last < interval);
+
+    /// <summary>Only a confirmed order that is not yet completed (DOING/USER_CONFIRM) can be completed.</summary>
+    public static bool CanComplete(PayScoreOrderEntity e, [NotNullWhen(false)] out string? problem)
+    {
+        if (e.State == PayScoreStates.Doing && e.StateDescription == PayScoreStates.UserConfirm)
+        {
+            problem = null;
+            return true;
+        }
+
+        problem = e.State == PayScoreStates.Created
+            ? "The user has not confirmed this order yet; it cannot be completed."
+            : $"The order is {e.State}/{e.StateDescription}; only a confirmed order (DOING/USER_CONFIRM) can be completed.";
+        return false;
+    }
+
+    /// <summary>
+    /// WeChat cancels CREATED, DOING/USER_CONFIRM and DOING/MCH_COMPLETE while the collection is USER_PAYING
+    /// (WeChat Pay API v3, 支付分 取消支付分订单); a final order cannot be cancelled: DONE was paid (refund it
+    /// instead), REVOKED/EXPIRED are over.
+    /// </summary>
+    public static bool CanCancel(PayScoreOrderEntity e, [NotNullWhen(false)] out string? problem)
+    {
+        if (!IsFinal(e))
+        {
+            problem = null;
+            return true;
+        }
+
+        problem = e.State == PayScoreStates.Done
+            ? "The order is DONE (paid); WeChat Pay cancels only CREATED or DOING orders, so refund it instead."
+            : $"The order is {e.State}; WeChat Pay cancels only CREATED or DOING orders.";
+        return false;
+    }
+
+    /// <summary>Moves the row forward to what was observed, if that is further along; returns what happened.</summary>
+    public static string Decide(PayScoreOrderEntity order, PayScoreServiceOrder observed)
+    {
+        var current = Rank(order);
+        var next = Rank(observed);
+        if (next == 0)
+        {
+            return $"ignored: unknown state {observed.State}";
+        }
+
+        if (next <= current)
+        {
+            return next == current ? "unchanged" : $"ignored: {observed.State}/{observed.StateDescription} arrived after {Describe(order)}";
+        }
+
+        // A merge skips null properties, so a cleared field is written as "" (DONE has no state_description).
+        order.State = observed.State!;
+        order.StateDescription = observed.StateDescription ?? "";
+        order.CollectionState = observed.Collection?.State ?? "";
+        order.TotalAmount = observed.TotalAmount ?? observed.Collection?.TotalAmount ?? order.TotalAmount;
+        if (observed.Collection is { } collection)
+        {
+            order.PaidAmount = collection.PaidAmount ?? order.PaidAmount;
+            order.TransactionId = collection.Details?.LastOrDefault(d => d.TransactionId is not null)?.TransactionId ?? order.TransactionId;
+        }
+
+        return order.State switch
+        {
+            PayScoreStates.Doing when order.StateDescription == PayScoreStates.UserConfirm => "confirmed",
+            PayScoreStates.Doing => "completed, collecting",
+            PayScoreStates.Done => "paid",
+            _ => order.State.ToLowerInvariant(),
+        };
+    }
+
+    /// <summary>The row's state as the timeline shows it, e.g. <c>DOING/MCH_COMPLETE/USER_PAYING</c>.</summary>
+    public static string Describe(PayScoreOrderEntity e) =>
+        string.Join('/', new[] { e.State, e.StateDescription, e.CollectionState }.Where(s => !string.IsNullOrEmpty(s)));
+}
