@@ -76,6 +76,7 @@ public static class PrepareOrderEndpoint
             }
 
             var now = clock.GetUtcNow();
+            // Checked before the attempt row is read, so a refused order costs one read.
             if (OrderLifecycle.RefusePrepare(order, now) is { } refusal)
             {
                 return (refusal, order, null);
