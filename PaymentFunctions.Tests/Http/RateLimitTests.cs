@@ -86,7 +86,7 @@ public sealed class AttemptBudgetTests : IAsyncLifetime
             break;
         }
 
-        Assert.Equal(PaymentFunctions.Orders.PrepareOrderEndpoint.FreeAttempts, prepared);
+        Assert.Equal(PaymentFunctions.Orders.OrderLifecycle.FreeAttempts, prepared);
         Assert.NotNull(refused);
         Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
         var wait = int.Parse(refused.Headers.GetValues("Retry-After").Single(), System.Globalization.CultureInfo.InvariantCulture);
@@ -105,17 +105,17 @@ public sealed class AttemptBudgetTests : IAsyncLifetime
     {
         var now = new DateTimeOffset(2026, 11, 25, 2, 0, 0, TimeSpan.Zero);
         var order = new PaymentFunctions.Orders.OrderEntity { AttemptCount = 9, ExpiresAt = now.AddDays(7) };
-        Assert.Null(PaymentFunctions.Orders.PrepareOrderEndpoint.NextAttemptAllowedAt(order, now));
+        Assert.Null(PaymentFunctions.Orders.OrderLifecycle.NextAttemptAllowedAt(order, now));
 
         order.AttemptCount = 10;
-        var next = PaymentFunctions.Orders.PrepareOrderEndpoint.NextAttemptAllowedAt(order, now)!.Value;
+        var next = PaymentFunctions.Orders.OrderLifecycle.NextAttemptAllowedAt(order, now)!.Value;
         Assert.Equal(now + TimeSpan.FromDays(7) / 989, next);
 
         // Spaced like that, the last number is reached no earlier than the expiry.
         var at = now;
         for (order.AttemptCount = 10; order.AttemptCount < PaymentFunctions.Orders.PayOrderNumber.MaxAttempts; order.AttemptCount++)
         {
-            at = PaymentFunctions.Orders.PrepareOrderEndpoint.NextAttemptAllowedAt(order, at)!.Value;
+            at = PaymentFunctions.Orders.OrderLifecycle.NextAttemptAllowedAt(order, at)!.Value;
         }
 
         Assert.True(at >= order.ExpiresAt - TimeSpan.FromSeconds(1), $"last attempt at {at}, order expires {order.ExpiresAt}");

@@ -42,7 +42,7 @@ internal sealed record PyunFinalState(
 
 /// <summary>
 /// A model of one P云 order fed through the decision function. <see cref="Decide"/> is the one place that knows
-/// how <see cref="PaymentStateMachine"/> is called and where attempt state lives, so a change of storage layout
+/// how <see cref="OrderLifecycle.Apply"/> is called and where attempt state lives, so a change of storage layout
 /// (attempt state on the order row, say) changes only it.
 /// </summary>
 internal static class PyunOrderModel
@@ -75,7 +75,7 @@ internal static class PyunOrderModel
     private static void Decide(OrderEntity order, AttemptEntity[] attempts, PyunTradeResult result)
     {
         Assert.True(PayOrderNumber.TryParse(result.PayOrder, out _, out var number));
-        var transition = PaymentStateMachine.Apply(order, attempts[number - 1], result, Now);
+        var transition = OrderLifecycle.Apply(order, attempts[number - 1], result, Now);
         if (transition.DisplacedAttempt is { } displaced)
         {
             attempts[displaced - 1].RefundRequired = true; // what the processor's extra merge writes

@@ -30,7 +30,7 @@ public sealed class PaymentStateMachineTests
     {
         var (order, attempt) = Rows(from);
 
-        var transition = PaymentStateMachine.Apply(order, attempt, Result(status), Now);
+        var transition = OrderLifecycle.Apply(order, attempt, Result(status), Now);
 
         Assert.Equal(to, transition.To);
         Assert.Equal(to, order.StatusValue);
@@ -41,7 +41,7 @@ public sealed class PaymentStateMachineTests
     {
         var (order, attempt) = Rows(OrderStatus.Pending);
 
-        PaymentStateMachine.Apply(order, attempt, Result(1), Now);
+        OrderLifecycle.Apply(order, attempt, Result(1), Now);
 
         Assert.Equal(1000, order.PaidAmount);
         Assert.Equal("5030001", order.PaySerial);
@@ -59,9 +59,9 @@ public sealed class PaymentStateMachineTests
     public void Nothing_said_after_a_payment_undoes_it(int status)
     {
         var (order, attempt) = Rows(OrderStatus.Pending);
-        PaymentStateMachine.Apply(order, attempt, Result(1), Now);
+        OrderLifecycle.Apply(order, attempt, Result(1), Now);
 
-        var transition = PaymentStateMachine.Apply(order, attempt, Result(status), Now);
+        var transition = OrderLifecycle.Apply(order, attempt, Result(status), Now);
 
         Assert.Equal(OrderStatus.Paid, order.StatusValue);
         Assert.Equal(OrderStatus.Paid, transition.To);
@@ -77,7 +77,7 @@ public sealed class PaymentStateMachineTests
     {
         var (order, attempt) = Rows(from);
 
-        var transition = PaymentStateMachine.Apply(order, attempt, Result(1, value: 999), Now);
+        var transition = OrderLifecycle.Apply(order, attempt, Result(1, value: 999), Now);
 
         Assert.Equal(OrderStatus.AmountMismatch, transition.To);
         Assert.True(order.RefundRequired);
@@ -90,7 +90,7 @@ public sealed class PaymentStateMachineTests
     {
         var (order, attempt) = Rows(OrderStatus.Pending);
 
-        var transition = PaymentStateMachine.Apply(order, attempt, Result(1, tradeTime: Now.AddHours(2)), Now.AddHours(2));
+        var transition = OrderLifecycle.Apply(order, attempt, Result(1, tradeTime: Now.AddHours(2)), Now.AddHours(2));
 
         Assert.Equal(OrderStatus.PaidAfterClose, transition.To);
         Assert.True(order.RefundRequired);
@@ -100,10 +100,10 @@ public sealed class PaymentStateMachineTests
     public void A_second_attempt_paid_on_a_paid_order_stays_paid_and_is_flagged_for_refund()
     {
         var (order, first) = Rows(OrderStatus.Pending, attempt: 1, attempts: 2);
-        PaymentStateMachine.Apply(order, first, Result(1, attempt: 1), Now);
+        OrderLifecycle.Apply(order, first, Result(1, attempt: 1), Now);
         var second = new AttemptEntity { PartitionKey = OrderId, Number = 2, PayOrder = PayOrderNumber.Format(OrderId, 2), State = AttemptStates.Prepared };
 
-        var transition = PaymentStateMachine.Apply(order, second, Result(1, attempt: 2) with { PaySerial = "5030002" }, Now);
+        var transition = OrderLifecycle.Apply(order, second, Result(1, attempt: 2) with { PaySerial = "5030002" }, Now);
 
         Assert.Equal(OrderStatus.Paid, transition.To);
         Assert.Equal("5030001", order.PaySerial); // the first payment stays the order's payment
@@ -116,7 +116,7 @@ public sealed class PaymentStateMachineTests
     {
         var (order, old) = Rows(OrderStatus.Pending, attempt: 1, attempts: 2);
 
-        var transition = PaymentStateMachine.Apply(order, old, Result(-1, attempt: 1), Now);
+        var transition = OrderLifecycle.Apply(order, old, Result(-1, attempt: 1), Now);
 
         Assert.Equal(OrderStatus.Pending, transition.To);
         Assert.Equal(AttemptStates.Failed, old.State);
@@ -126,10 +126,10 @@ public sealed class PaymentStateMachineTests
     public void A_correct_payment_after_a_mismatch_pays_and_keeps_the_refund_flag()
     {
         var (order, first) = Rows(OrderStatus.Pending, attempt: 1, attempts: 2);
-        PaymentStateMachine.Apply(order, first, Result(1, value: 1, attempt: 1), Now);
+        OrderLifecycle.Apply(order, first, Result(1, value: 1, attempt: 1), Now);
         var second = new AttemptEntity { PartitionKey = OrderId, Number = 2, PayOrder = PayOrderNumber.Format(OrderId, 2), State = AttemptStates.Prepared };
 
-        var transition = PaymentStateMachine.Apply(order, second, Result(1, attempt: 2), Now);
+        var transition = OrderLifecycle.Apply(order, second, Result(1, attempt: 2), Now);
 
         Assert.Equal(OrderStatus.Paid, transition.To);
         Assert.True(order.RefundRequired);

@@ -1,13 +1,11 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using Azure;
 using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using PaymentFunctions.Http;
 using PaymentFunctions.Pyun;
-using PaymentFunctions.Storage;
 
 namespace PaymentFunctions.Orders;
 
@@ -83,14 +81,8 @@ public sealed record OrderView(
     bool RefundRequired)
 {
     public static OrderView From(OrderEntity e, DateTimeOffset now) => new(
-        e.PartitionKey, e.MerchantOrderNo, EffectiveStatus(e, now).ToString(), e.Amount, e.Subject, e.Body, e.Scene,
+        e.PartitionKey, e.MerchantOrderNo, OrderLifecycle.EffectiveStatus(e, now).ToString(), e.Amount, e.Subject, e.Body, e.Scene,
         e.CreatedAt, e.ExpiresAt, e.PaidAt, e.PaidAmount, e.Channel, e.PaySerial, e.TradeNo, e.RefundRequired);
-
-    /// <summary>An unpaid order past its expiry reads as Expired; the stored row keeps its last real state.</summary>
-    public static OrderStatus EffectiveStatus(OrderEntity e, DateTimeOffset now) =>
-        e.StatusValue is OrderStatus.Created or OrderStatus.Pending or OrderStatus.Failed && now >= e.ExpiresAt
-            ? OrderStatus.Expired
-            : e.StatusValue;
 }
 
 public static class CreateOrderEndpoint
@@ -99,7 +91,7 @@ public static class CreateOrderEndpoint
         api.MapPost("/orders", HandleAsync).WithName("CreateOrder");
 
     internal static async Task<Results<Created<OrderView>, Ok<OrderView>, ProblemHttpResult>> HandleAsync(
-        HttpRequest http, IValidator<CreateOrderRequest> validator, StorageResources storage, OrderStore store, IOptions<OrdersOptions> options,
+        HttpRequest http, IValidator<CreateOrderRequest> validator, OrderStore store, IOptions<OrdersOptions> options,
         TimeProvider clock, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         var (request, problem) = await RequestBody.ReadJsonAsync<CreateOrderRequest>(http, cancellationToken);
@@ -117,7 +109,6 @@ public static class CreateOrderEndpoint
         var now = clock.GetUtcNow();
         var canonical = Canonical(request!);
         var fingerprint = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(canonical)));
-        await storage.EnsureCreatedAsync(cancellationToken);
 
         var index = new OrderIndexEntity
         {
@@ -128,15 +119,10 @@ public static class CreateOrderEndpoint
             Request = canonical,
             CreatedAt = now,
         };
-        var created = true;
-        try
+        var created = await store.TryAddIndexAsync(index, cancellationToken);
+        if (!created)
         {
-            await storage.OrderIndex.AddEntityAsync(index, cancellationToken);
-        }
-        catch (RequestFailedException ex) when (ex.Status == 409)
-        {
-            created = false;
-            index = (await storage.OrderIndex.GetEntityAsync<OrderIndexEntity>(request.MerchantOrderNo!, "", cancellationToken: cancellationToken)).Value;
+            index = await store.GetIndexAsync(request.MerchantOrderNo!, cancellationToken);
             if (index.Fingerprint != fingerprint)
             {
                 return Problems.Conflict($"merchantOrderNo '{request.MerchantOrderNo}' already names a different order.");
@@ -147,7 +133,7 @@ public static class CreateOrderEndpoint
         var accepted = JsonSerializer.Deserialize<CreateOrderRequest>(index.Request, RequestBody.JsonOptions)!;
         // A fresh index row names a fresh id with no order row yet; a repeat may find one, or heal a crash.
         var order = (created ? null : await store.GetOrderAsync(index.OrderId, cancellationToken))
-                    ?? await AddOrderRowAsync(storage, store, index, accepted, options.Value, cancellationToken);
+                    ?? await AddOrderRowAsync(store, index, accepted, options.Value, cancellationToken);
         var view = OrderView.From(order, now);
         if (created)
         {
@@ -158,7 +144,7 @@ public static class CreateOrderEndpoint
         return TypedResults.Ok(view);
     }
 
-    private static async Task<OrderEntity> AddOrderRowAsync(StorageResources storage, OrderStore store, OrderIndexEntity index, CreateOrderRequest request,
+    private static Task<OrderEntity> AddOrderRowAsync(OrderStore store, OrderIndexEntity index, CreateOrderRequest request,
         OrdersOptions options, CancellationToken cancellationToken)
     {
         var order = new OrderEntity
@@ -175,16 +161,8 @@ public static class CreateOrderEndpoint
             UpdatedAt = index.CreatedAt,
             ExpiresAt = request.ExpiresAt ?? index.CreatedAt.Add(options.DefaultLifetime),
         };
-        try
-        {
-            await storage.Orders.AddEntityAsync(order, cancellationToken);
-            return order;
-        }
-        catch (RequestFailedException ex) when (ex.Status == 409)
-        {
-            // A concurrent identical request wrote it first.
-            return (await store.GetOrderAsync(index.OrderId, cancellationToken))!;
-        }
+        // A concurrent identical request may have written it first: then that row is the answer.
+        return store.AddOrderAsync(order, cancellationToken);
     }
 
     /// <summary>The request in one canonical JSON form: equal requests, equal text, whatever the key order or spacing.</summary>

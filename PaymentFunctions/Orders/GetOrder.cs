@@ -1,4 +1,3 @@
-using Azure.Data.Tables;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using PaymentFunctions.Http;
@@ -61,21 +60,7 @@ public static class GetOrderEndpoint
     private static async Task<bool> ShouldQueryAsync(OrderStore store, OrderEntity order, PyunOptions options, TimeProvider clock, CancellationToken cancellationToken)
     {
         var now = clock.GetUtcNow();
-        if (order.StatusValue != OrderStatus.Pending || order.AttemptCount == 0 || now - order.UpdatedAt < options.QueryAfter ||
-            (order.LastQueryAt is { } last && now - last < options.QueryInterval))
-        {
-            return false;
-        }
-
-        var claim = new TableEntity(order.PartitionKey, OrderRows.Order) { ["LastQueryAt"] = now };
-        try
-        {
-            await store.Table.UpdateEntityAsync(claim, order.ETag, TableUpdateMode.Merge, cancellationToken);
-            return true;
-        }
-        catch (Azure.RequestFailedException ex) when (ex.Status == 412)
-        {
-            return false; // someone else just queried, or a notification just arrived
-        }
+        return OrderLifecycle.ShouldQuery(order, now, options.QueryAfter, options.QueryInterval) &&
+               await store.TryClaimQueryAsync(order, now, cancellationToken);
     }
 }

@@ -1,9 +1,9 @@
-using Azure.Data.Tables;
 using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using PaymentFunctions.Http;
 using PaymentFunctions.Pyun;
+using PaymentFunctions.Storage;
 
 namespace PaymentFunctions.Orders;
 
@@ -36,12 +36,6 @@ public static class PrepareOrderEndpoint
     public const string WeChatAppId = "wxa204074068ad40ef";
     public const string AlipayAppId = "2021004130621008";
 
-    /// <summary>An attempt closer than this to its expiry is not handed out again: the user needs time to pay.</summary>
-    private static readonly TimeSpan ReuseMargin = TimeSpan.FromSeconds(60);
-
-    /// <summary>An order closer than this to its expiry is not worth a new attempt.</summary>
-    private static readonly TimeSpan MinimumAttempt = TimeSpan.FromSeconds(30);
-
     public static void MapPrepareOrder(this IEndpointRouteBuilder api) =>
         api.MapPost("/orders/{orderId}/prepare", HandleAsync).WithName("PrepareOrder").RequireRateLimiting(RateLimits.PlatformCalls);
 
@@ -71,154 +65,98 @@ public static class PrepareOrderEndpoint
         }
 
         var logger = loggers.CreateLogger("PrepareOrder");
-        for (var round = 0; ; round++)
+        // Read, decide, claim the next attempt number: the order row's ETag makes two concurrent prepares pick
+        // different numbers, and the loser decides again on what the winner wrote.
+        var (decision, found, claimed) = await ConcurrencyRetry.RunAsync<(PrepareDecision?, OrderEntity?, AttemptEntity?)>(async _ =>
         {
             var order = await store.GetOrderAsync(orderId, cancellationToken);
             if (order is null)
             {
-                return Problems.NotFound("No such order.");
+                return (null, null, null);
             }
 
             var now = clock.GetUtcNow();
-            var status = OrderView.EffectiveStatus(order, now);
-            if (status is OrderStatus.Paid or OrderStatus.PaidAfterClose or OrderStatus.AmountMismatch)
+            // Checked before the attempt row is read, so a refused order costs one read.
+            if (OrderLifecycle.RefusePrepare(order, now) is { } refusal)
             {
-                return Problems.Conflict($"The order is {status}; it cannot be paid again.");
-            }
-
-            if (status == OrderStatus.Expired || order.ExpiresAt - now < MinimumAttempt)
-            {
-                return Problems.Gone("The order has expired; create a new one.");
+                return (refusal, order, null);
             }
 
             var current = order.AttemptCount > 0 ? await store.GetAttemptAsync(orderId, order.AttemptCount, cancellationToken) : null;
-            if (current is { PayId: { } payId } && current.State is AttemptStates.Prepared or AttemptStates.Paying &&
-                current.ExpiresAt - now >= ReuseMargin && (request!.Payer is null || request.Payer == current.Payer))
+            var decision = OrderLifecycle.DecidePrepare(order, current, request!.Payer, now, options.Value.RequestTimeout * 2, options.Value.AttemptLifetime);
+            if (decision is not PrepareDecision.NewAttempt next)
             {
-                return TypedResults.Ok(new PrepareOrderResponse(orderId, payId, current.PayOrder, current.ExpiresAt, request!.Client!, Launch(request.Client!, payId)));
+                return (decision, order, null);
             }
 
-            if (current is { State: AttemptStates.Preparing } && now - current.CreatedAt < options.Value.RequestTimeout * 2)
-            {
-                return Problems.Conflict("A payment for this order is being prepared; retry in a moment.");
-            }
+            var attempt = OrderLifecycle.BeginAttempt(order, next, request.Client!, request.Payer, now);
+            await store.ClaimAttemptAsync(order, attempt, cancellationToken);
+            return (decision, order, attempt);
+        }, backoff: null, cancellationToken);
 
-            if (order.AttemptCount >= PayOrderNumber.MaxAttempts)
-            {
-                return Problems.Conflict("The order has run out of payment attempts; create a new one.");
-            }
-
-            if (current is not null && NextAttemptAllowedAt(order, current.CreatedAt) is { } allowed && allowed > now)
-            {
-                return TooSoon(http, allowed - now);
-            }
-
-            // Claim the next attempt number: the order row's ETag makes two concurrent prepares pick different numbers.
-            var number = order.AttemptCount + 1;
-            var expires = Min(now + options.Value.AttemptLifetime, order.ExpiresAt);
-            var attempt = new AttemptEntity
-            {
-                PartitionKey = orderId,
-                RowKey = OrderRows.Attempt(number),
-                Number = number,
-                PayOrder = PayOrderNumber.Format(orderId, number),
-                Client = request!.Client!,
-                Payer = request.Payer,
-                CreatedAt = now,
-                ExpiresAt = expires,
-                State = AttemptStates.Preparing,
-            };
-            order.AttemptCount = number;
-            order.UpdatedAt = now;
-            try
-            {
-                await store.SubmitAsync([new(TableTransactionActionType.UpdateMerge, order, order.ETag), new(TableTransactionActionType.Add, attempt)], cancellationToken);
-            }
-            catch (ConcurrencyException) when (round < 5)
-            {
-                continue;
-            }
-
-            string newPayId;
-            try
-            {
-                newPayId = await pyun.PrepareAsync(new PyunPrepareRequest(attempt.PayOrder, order.Subject, order.Amount, order.Body,
-                    request.Payer, expires, order.Scene, order.Extra), cancellationToken);
-            }
-            catch (PyunException ex)
-            {
-                logger.LogWarning(ex, "Prepare of {PayOrder} failed", attempt.PayOrder);
-                attempt.State = AttemptStates.PrepareFailed;
-                await TryUpdateAsync(store, attempt, logger, cancellationToken);
-                return Problems.BadGateway(ex.SeqNo is null ? ex.Message : $"{ex.Message} P云 seqno {ex.SeqNo}.");
-            }
-
-            attempt.PayId = newPayId;
-            attempt.State = AttemptStates.Prepared;
-            await MarkPreparedAsync(store, order, attempt, clock, cancellationToken);
-            logger.LogInformation("Order {OrderId} attempt {PayOrder} prepared as pay_id {PayId}", orderId, attempt.PayOrder, newPayId);
-            return TypedResults.Ok(new PrepareOrderResponse(orderId, newPayId, attempt.PayOrder, expires, request.Client!, Launch(request.Client!, newPayId)));
+        switch (decision)
+        {
+            case null:
+                return Problems.NotFound("No such order.");
+            case PrepareDecision.Refuse { Kind: PrepareRefusalKind.Gone } gone:
+                return Problems.Gone(gone.Detail);
+            case PrepareDecision.Refuse refuse:
+                return Problems.Conflict(refuse.Detail);
+            case PrepareDecision.Reuse reuse:
+                return TypedResults.Ok(new PrepareOrderResponse(orderId, reuse.PayId, reuse.Attempt.PayOrder, reuse.Attempt.ExpiresAt, request!.Client!,
+                    Launch(request.Client!, reuse.PayId)));
+            case PrepareDecision.TooSoon tooSoon:
+                return TooSoon(http, tooSoon.Wait);
         }
+
+        // Only a claimed new attempt is left: it has both rows.
+        var (order, attempt) = (found!, claimed!);
+        string newPayId;
+        try
+        {
+            newPayId = await pyun.PrepareAsync(new PyunPrepareRequest(attempt.PayOrder, order.Subject, order.Amount, order.Body,
+                request!.Payer, attempt.ExpiresAt, order.Scene, order.Extra), cancellationToken);
+        }
+        catch (PyunException ex)
+        {
+            logger.LogWarning(ex, "Prepare of {PayOrder} failed", attempt.PayOrder);
+            OrderLifecycle.PrepareFailed(attempt);
+            await TryMarkFailedAsync(store, attempt, logger, cancellationToken);
+            return Problems.BadGateway(ex.SeqNo is null ? ex.Message : $"{ex.Message} P云 seqno {ex.SeqNo}.");
+        }
+
+        await MarkPreparedAsync(store, order, attempt, newPayId, clock, cancellationToken);
+        logger.LogInformation("Order {OrderId} attempt {PayOrder} prepared as pay_id {PayId}", orderId, attempt.PayOrder, newPayId);
+        return TypedResults.Ok(new PrepareOrderResponse(orderId, newPayId, attempt.PayOrder, attempt.ExpiresAt, request.Client!, Launch(request.Client!, newPayId)));
     }
 
     /// <summary>
     /// Stores the pay_id and moves the order to Pending (from Created or Failed) in one transaction. The order row
     /// is written with the ETag our own claim left on it; it is read again only when someone wrote it since.
     /// </summary>
-    private static async Task MarkPreparedAsync(OrderStore store, OrderEntity order, AttemptEntity attempt, TimeProvider clock, CancellationToken cancellationToken)
-    {
-        for (var round = 0; ; round++)
+    private static async Task MarkPreparedAsync(OrderStore store, OrderEntity order, AttemptEntity attempt, string payId, TimeProvider clock, CancellationToken cancellationToken) =>
+        await ConcurrencyRetry.RunAsync(async round =>
         {
-            var actions = new List<TableTransactionAction> { new(TableTransactionActionType.UpdateMerge, attempt, Azure.ETag.All) };
-            if (order.StatusValue is OrderStatus.Created or OrderStatus.Failed && order.AttemptCount == attempt.Number)
-            {
-                order.StatusValue = OrderStatus.Pending;
-                order.UpdatedAt = clock.GetUtcNow();
-                actions.Add(new(TableTransactionActionType.UpdateMerge, order, order.ETag));
-            }
-
-            try
-            {
-                await store.SubmitAsync(actions, cancellationToken);
-                return;
-            }
-            catch (ConcurrencyException) when (round < 10)
+            if (round > 1)
             {
                 order = (await store.GetOrderAsync(order.PartitionKey, cancellationToken))!;
             }
-        }
-    }
 
-    private static async Task TryUpdateAsync(OrderStore store, AttemptEntity attempt, ILogger logger, CancellationToken cancellationToken)
+            var orderChanged = OrderLifecycle.MarkPrepared(order, attempt, payId, clock.GetUtcNow());
+            await store.SavePreparedAsync(attempt, orderChanged ? order : null, cancellationToken);
+            return true;
+        }, backoff: null, cancellationToken);
+
+    private static async Task TryMarkFailedAsync(OrderStore store, AttemptEntity attempt, ILogger logger, CancellationToken cancellationToken)
     {
         try
         {
-            await store.Table.UpdateEntityAsync(attempt, Azure.ETag.All, TableUpdateMode.Merge, cancellationToken);
+            await store.MergeAttemptAsync(attempt, cancellationToken);
         }
         catch (Azure.RequestFailedException ex)
         {
             logger.LogWarning(ex, "Could not mark {PayOrder} as failed to prepare", attempt.PayOrder);
         }
-    }
-
-    /// <summary>New attempts that need no spacing: enough for a user who cancels, fails or switches account a few times.</summary>
-    internal const int FreeAttempts = 10;
-
-    /// <summary>
-    /// Anyone holding an order id can ask for a new attempt (a different payer forces one), and the attempt numbers
-    /// are finite. Past the free ones, attempts are spaced so that the numbers left last until the order expires:
-    /// no caller can use them up and leave the order unpayable. Null: no spacing needed.
-    /// </summary>
-    internal static DateTimeOffset? NextAttemptAllowedAt(OrderEntity order, DateTimeOffset lastAttemptAt)
-    {
-        if (order.AttemptCount < FreeAttempts)
-        {
-            return null;
-        }
-
-        var left = PayOrderNumber.MaxAttempts - order.AttemptCount;
-        var remaining = order.ExpiresAt - lastAttemptAt;
-        return left <= 0 || remaining <= TimeSpan.Zero ? null : lastAttemptAt + remaining / left;
     }
 
     private static ProblemHttpResult TooSoon(HttpRequest http, TimeSpan wait)
@@ -229,5 +167,4 @@ public static class PrepareOrderEndpoint
             $"This order has had many payment attempts; the next one can be prepared in {seconds} s.");
     }
 
-    private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
 }

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Azure;
 using Azure.Data.Tables;
 using PaymentFunctions.Pyun;
+using PaymentFunctions.Storage;
 
 namespace PaymentFunctions.Orders;
 
@@ -14,14 +15,12 @@ public sealed class UnknownPayOrderException(string payOrder)
 
 /// <summary>
 /// Applies a P云 result (notification or query answer) to its order: read the order row, decide with
-/// <see cref="PaymentStateMachine"/>, and write the order, the attempt and the timeline row in one
+/// <see cref="OrderLifecycle.Apply"/>, and write the order, the attempt and the timeline row in one
 /// ETag-conditional transaction. A replay finds its timeline row (or the order row's <c>LastEvent</c>) and
 /// changes nothing; a concurrent change makes it read again and decide again.
 /// </summary>
 public sealed partial class PyunPaymentProcessor(OrderStore store, TimeProvider clock, ILogger<PyunPaymentProcessor> logger)
 {
-    private const int MaxConcurrencyRetries = 20;
-
     public async Task<ProcessResult> ApplyAsync(PyunTradeResult result, string source, DateTimeOffset receivedAt, CancellationToken cancellationToken)
     {
         if (!PayOrderNumber.TryParse(result.PayOrder, out var orderId, out var number))
@@ -30,7 +29,8 @@ public sealed partial class PyunPaymentProcessor(OrderStore store, TimeProvider 
         }
 
         var eventRow = OrderRows.Timeline($"{number:D3}-{result.EventKey}");
-        for (var attemptNo = 1; ; attemptNo++)
+        // Racing writers of one order back off by a few random milliseconds before they read again.
+        return await ConcurrencyRetry.RunAsync(async _ =>
         {
             var order = await store.GetOrderAsync(orderId, cancellationToken);
             // An attempt row is added in the same transaction that counts it, so the order row says which exist.
@@ -42,12 +42,12 @@ public sealed partial class PyunPaymentProcessor(OrderStore store, TimeProvider 
             if (order.LastEvent == eventRow)
             {
                 LogDuplicate(result, source);
-                return new(orderId, order.StatusValue, order.StatusValue, "duplicate", true);
+                return new ProcessResult(orderId, order.StatusValue, order.StatusValue, "duplicate", true);
             }
 
             var (attempt, attemptRead) = await AttemptAsync(order, number, result, cancellationToken);
             var now = clock.GetUtcNow();
-            var transition = PaymentStateMachine.Apply(order, attempt, result, now);
+            var transition = OrderLifecycle.Apply(order, attempt, result, now);
             order.RecordAttemptResult(number, attempt.State);
             order.LastEvent = eventRow;
             order.UpdatedAt = now;
@@ -86,23 +86,15 @@ public sealed partial class PyunPaymentProcessor(OrderStore store, TimeProvider 
                 }, ETag.All));
             }
 
-            try
+            if (!await store.SubmitAsync(actions, cancellationToken))
             {
-                if (!await store.SubmitAsync(actions, cancellationToken))
-                {
-                    LogDuplicate(result, source);
-                    return new(orderId, transition.From, transition.From, "duplicate", true);
-                }
-            }
-            catch (ConcurrencyException) when (attemptNo < MaxConcurrencyRetries)
-            {
-                await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(5, 20 * attemptNo)), clock, cancellationToken);
-                continue;
+                LogDuplicate(result, source);
+                return new ProcessResult(orderId, transition.From, transition.From, "duplicate", true);
             }
 
             LogTransition(result, source, orderId, transition);
-            return new(orderId, transition.From, transition.To, transition.Outcome, false);
-        }
+            return new ProcessResult(orderId, transition.From, transition.To, transition.Outcome, false);
+        }, backoff: clock, cancellationToken);
     }
 
     /// <summary>
