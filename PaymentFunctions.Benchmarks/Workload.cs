@@ -116,7 +116,7 @@ public static class Workload
 
     /// <summary>The queue message intake writes for a form.</summary>
     public static string Envelope(Dictionary<string, string> form) =>
-        new NotificationEnvelope(NotificationEnvelope.CurrentVersion, NotificationEnvelope.Kinds.PyunTrade, DateTimeOffset.UtcNow,
+        new NotificationEnvelope(NotificationEnvelope.CurrentVersion, PyunTradeNotification.Kind, DateTimeOffset.UtcNow,
             JsonSerializer.SerializeToElement(form)).ToJson();
 
     public static async Task FillQueueAsync(string prefix, IEnumerable<string> payOrders, int concurrency)

@@ -59,6 +59,10 @@ public static class ApplicationServices
         services.AddSingleton<NotificationQueue>();
         services.AddSingleton<PyunPaymentProcessor>();
         services.AddSingleton<OrphanStore>();
+        // One line per notification kind: its handler (and typed record) is all a new kind needs.
+        services.AddNotificationHandler<PyunTradeNotificationHandler>();
+        services.AddNotificationHandler<PayScoreNotificationHandler>();
+        services.AddSingleton<NotificationHandlers>();
         services.AddScoped<NotificationProcessor>();
 
         // Under the Functions host the host triggers ProcessNotification; on our own we poll the queue ourselves.

@@ -18,7 +18,7 @@ public sealed class AttemptResultProcessingTests(FunctionsHostAppFixture fixture
 
     private async Task<HttpResponseMessage> ProcessAsync(Dictionary<string, string> form)
     {
-        var envelope = new NotificationEnvelope(1, NotificationEnvelope.Kinds.PyunTrade, app.Clock.GetUtcNow(), JsonSerializer.SerializeToElement(form)).ToJson();
+        var envelope = new NotificationEnvelope(1, PyunTradeNotification.Kind, app.Clock.GetUtcNow(), JsonSerializer.SerializeToElement(form)).ToJson();
         var payload = JsonSerializer.Serialize(new { Data = new { msg = envelope }, Metadata = new { DequeueCount = 1 } });
         using var http = app.CreateClient();
         return await http.PostJsonTextAsync("/ProcessNotification", payload);

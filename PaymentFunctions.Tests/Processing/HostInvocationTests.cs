@@ -107,7 +107,7 @@ public sealed class HostInvocationTests(FunctionsHostAppFixture fixture) : IClas
         Assert.Contains("orphan recorded", await FirstLogAsync(first), StringComparison.Ordinal);
         Assert.Contains("orphan already recorded", await FirstLogAsync(replay), StringComparison.Ordinal);
         var orphan = Assert.Single(await App.OrphansAsync(payOrder));
-        Assert.Equal(NotificationEnvelope.Kinds.PyunTrade, orphan.Kind);
+        Assert.Equal(PyunTradeNotification.Kind, orphan.Kind);
         Assert.Equal(DateTimeOffset.UnixEpoch, orphan.ReceivedAt);
         Assert.Equal(0, await App.QueueLengthAsync(poison: true));
     }

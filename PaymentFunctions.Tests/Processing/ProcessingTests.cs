@@ -102,7 +102,7 @@ public sealed class ProcessingTests(PaymentApp app) : IClassFixture<PaymentApp>
 
         var orphan = Assert.Single(await app.OrphansAsync(unknown["pay_order"]));
         Assert.Equal("pyun", orphan.PartitionKey);
-        Assert.Equal(NotificationEnvelope.Kinds.PyunTrade, orphan.Kind);
+        Assert.Equal(PyunTradeNotification.Kind, orphan.Kind);
         Assert.Equal(receivedAt, orphan.ReceivedAt);
         Assert.Contains(unknown["pay_order"], orphan.Reason, StringComparison.Ordinal);
         using var payload = JsonDocument.Parse(orphan.Payload);

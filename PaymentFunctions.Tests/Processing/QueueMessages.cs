@@ -15,7 +15,7 @@ namespace PaymentFunctions.Tests.Processing;
 internal static class QueueMessages
 {
     public static string Envelope(Dictionary<string, string> form) =>
-        new NotificationEnvelope(1, NotificationEnvelope.Kinds.PyunTrade, DateTimeOffset.UnixEpoch, JsonSerializer.SerializeToElement(form)).ToJson();
+        new NotificationEnvelope(1, PaymentFunctions.Orders.PyunTradeNotification.Kind, DateTimeOffset.UnixEpoch, JsonSerializer.SerializeToElement(form)).ToJson();
 
     /// <summary>The body the Functions host POSTs for a queue trigger (names as the host writes them).</summary>
     public static string HostPayload(string messageText) => JsonSerializer.Serialize(new Dictionary<string, object>
@@ -82,7 +82,7 @@ internal static class QueueMessages
             ["eventType"] = "PAYSCORE.USER_CONFIRM",
             ["resource"] = new Dictionary<string, object?> { ["out_order_no"] = outOrderNo, ["state"] = "DOING", ["state_description"] = "USER_CONFIRM" },
         };
-        return new NotificationEnvelope(1, NotificationEnvelope.Kinds.WeChatPayScore, app.Clock.GetUtcNow(), JsonSerializer.SerializeToElement(payload)).ToJson();
+        return new NotificationEnvelope(1, PayScoreNotification.Kind, app.Clock.GetUtcNow(), JsonSerializer.SerializeToElement(payload)).ToJson();
     }
 }
 

@@ -117,7 +117,7 @@ public sealed class ParserProperties
 
     private static readonly Gen<NotificationEnvelope> Envelopes =
         Gen.Select(
-            Gen.Frequency((3, Gen.OneOf(NotificationEnvelope.Kinds.PyunTrade, NotificationEnvelope.Kinds.WeChatPayScore)), (1, Generators.Name)),
+            Gen.Frequency((3, Gen.OneOf(PyunTradeNotification.Kind, PaymentFunctions.PayScore.PayScoreNotification.Kind)), (1, Generators.Name)),
             Gen.Long[DateTimeOffset.UnixEpoch.Ticks, new DateTimeOffset(2100, 1, 1, 0, 0, 0, TimeSpan.Zero).Ticks],
             Gen.Int[-14 * 60, 14 * 60],
             Gen.Dictionary(Generators.Name, Generators.Text)[0, 8],

@@ -43,7 +43,7 @@ internal sealed class StorageExceptionHandler(ILogger<StorageExceptionHandler> l
         if (context.Request.Path.StartsWithSegments("/api/notify/pyun", StringComparison.OrdinalIgnoreCase))
         {
             var code = status >= 500 ? "1500" : "1400";
-            return TypedResults.Json(new Pyun.PyunNotifyEndpoint.PyunAnswer(code, detail), statusCode: status).ExecuteAsync(context);
+            return TypedResults.Json(new Orders.PyunNotifyEndpoint.PyunAnswer(code, detail), statusCode: status).ExecuteAsync(context);
         }
 
         if (context.Request.Path.StartsWithSegments("/api/notify/wechatpay", StringComparison.OrdinalIgnoreCase))

@@ -5,7 +5,8 @@ namespace PaymentFunctions.Notifications;
 
 /// <summary>
 /// The queue message: a small versioned envelope around a notification whose signature was already verified
-/// at intake. <see cref="Payload"/> is the platform's data as received (P云: the form fields).
+/// at intake. <see cref="Payload"/> is the platform's data as received (P云: the form fields); each kind's
+/// <see cref="INotification{TSelf}"/> record writes and reads it, and the kind's <see cref="INotificationHandler"/> applies it.
 /// </summary>
 public sealed record NotificationEnvelope(
     [property: JsonPropertyName("v")] int Version,
@@ -15,11 +16,9 @@ public sealed record NotificationEnvelope(
 {
     public const int CurrentVersion = 1;
 
-    public static class Kinds
-    {
-        public const string PyunTrade = "pyun.trade";
-        public const string WeChatPayScore = "wechatpay.payscore";
-    }
+    /// <summary>The envelope of a typed notification received at <paramref name="receivedAt"/>.</summary>
+    public static NotificationEnvelope For<T>(T notification, DateTimeOffset receivedAt) where T : INotification<T> =>
+        new(CurrentVersion, T.Kind, receivedAt, notification.ToPayload());
 
     private static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)
     {

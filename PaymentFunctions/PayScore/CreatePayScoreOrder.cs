@@ -6,6 +6,7 @@ using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using PaymentFunctions.Http;
 using PaymentFunctions.Orders;
+using PaymentFunctions.Storage;
 using PaymentFunctions.WeChatPay;
 
 namespace PaymentFunctions.PayScore;
@@ -162,7 +163,8 @@ public static class CreatePayScoreOrderEndpoint
     private static async Task<(PayScoreOrderEntity Order, bool ByUs)> RecordCreatedAsync(PayScoreStore store, string outOrderNo,
         PayScoreServiceOrder created, TimeProvider clock, CancellationToken cancellationToken)
     {
-        for (var round = 0; ; round++)
+        // A stale ETag (a concurrent writer touched the claim) re-reads and decides again, with a short backoff.
+        return await ConcurrencyRetry.RunAsync<(PayScoreOrderEntity, bool)>(async _ =>
         {
             var order = (await store.GetAsync(outOrderNo, cancellationToken))!;
             if (order.IsCreated)
@@ -185,18 +187,13 @@ public static class CreatePayScoreOrderEndpoint
                 ToStatus = order.State,
                 Outcome = "created",
             };
-            try
-            {
-                // False: a concurrent identical request recorded it first; the next round reads that.
-                if (await store.TryRecordCreatedAsync(order, timeline, cancellationToken))
-                {
-                    return (order, true);
-                }
-            }
-            catch (ConcurrencyException) when (round < 10)
-            {
-            }
-        }
+
+            // False: a concurrent identical request recorded it first (its "created" row and the order row are
+            // written in one transaction), so a fresh read shows what it recorded.
+            return await store.TryRecordCreatedAsync(order, timeline, cancellationToken)
+                ? (order, true)
+                : ((await store.GetAsync(outOrderNo, cancellationToken))!, false);
+        }, clock, cancellationToken);
     }
 
     private static async Task TryDeleteAsync(PayScoreStore store, PayScoreOrderEntity order, ILogger logger)

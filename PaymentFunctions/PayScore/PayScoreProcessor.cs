@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using PaymentFunctions.Orders;
+using PaymentFunctions.Storage;
 using PaymentFunctions.WeChatPay;
 
 namespace PaymentFunctions.PayScore;
@@ -26,14 +27,12 @@ public sealed record PayScoreProcessResult(PayScoreOrderEntity Order, string Out
 /// </summary>
 public sealed class PayScoreProcessor(PayScoreStore store, TimeProvider clock, ILogger<PayScoreProcessor> logger)
 {
-    private const int MaxConcurrencyRetries = 20;
-
     /// <param name="eventId">The callback's <c>id</c>; null for an answer to our own call.</param>
     public async Task<PayScoreProcessResult> ApplyAsync(PayScoreServiceOrder observed, string source, string? eventId, DateTimeOffset receivedAt, CancellationToken cancellationToken)
     {
         var outOrderNo = observed.OutOrderNo ?? throw new InvalidOperationException("The service order has no out_order_no.");
         var eventKey = eventId is not null ? $"n-{Hash(eventId)}" : $"q-{Hash($"{observed.State}|{observed.StateDescription}|{observed.Collection?.State}|{observed.Collection?.PaidAmount}")}";
-        for (var round = 1; ; round++)
+        return await ConcurrencyRetry.RunAsync(async _ =>
         {
             var order = await store.GetAsync(outOrderNo, cancellationToken);
             if (order is null)
@@ -62,23 +61,15 @@ public sealed class PayScoreProcessor(PayScoreStore store, TimeProvider clock, I
                 Data = System.Text.Json.JsonSerializer.Serialize(new { observed.State, observed.StateDescription, Collection = observed.Collection?.State, observed.TotalAmount, eventId }),
             };
 
-            try
+            if (!await store.TryRecordObservationAsync(order, timeline, cancellationToken))
             {
-                if (!await store.TryRecordObservationAsync(order, timeline, cancellationToken))
-                {
-                    logger.LogInformation("Pay Score {Source} for {OutOrderNo} is a duplicate; nothing changed", source, outOrderNo);
-                    return new((await store.GetAsync(outOrderNo, cancellationToken))!, "duplicate", true);
-                }
-            }
-            catch (ConcurrencyException) when (round < MaxConcurrencyRetries)
-            {
-                await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(5, 20 * round)), clock, cancellationToken);
-                continue;
+                logger.LogInformation("Pay Score {Source} for {OutOrderNo} is a duplicate; nothing changed", source, outOrderNo);
+                return new PayScoreProcessResult((await store.GetAsync(outOrderNo, cancellationToken))!, "duplicate", true);
             }
 
             logger.LogInformation("Pay Score order {OutOrderNo}: {Outcome} ({From} -> {To}) from {Source}", outOrderNo, outcome, fromState, timeline.ToStatus, source);
-            return new(order, outcome, false);
-        }
+            return new PayScoreProcessResult(order, outcome, false);
+        }, clock, cancellationToken);
     }
 
     private static string Hash(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)).AsSpan(0, 12));

@@ -49,7 +49,10 @@ public static class WeChatPayNotifyEndpoint
             return Fail(logger, StatusCodes.Status400BadRequest, $"Unsupported event type '{notification.EventType}'.");
         }
 
-        if (string.IsNullOrEmpty(notification.Id) || string.IsNullOrEmpty(order.OutOrderNo))
+        // The queue keeps the resource as WeChat sent it; a JsonElement deserialized from text owns its own copy.
+        var queued = PayScoreNotification.From(notification.Id, notification.EventType, notification.CreateTime,
+            JsonSerializer.Deserialize<JsonElement>(result.ResourceJson!), order, out _);
+        if (queued is null)
         {
             return Fail(logger, StatusCodes.Status400BadRequest, "The callback has no id or no out_order_no.");
         }
@@ -59,15 +62,7 @@ public static class WeChatPayNotifyEndpoint
             return Fail(logger, StatusCodes.Status403Forbidden, $"The callback is not for this app: {mismatch}.");
         }
 
-        var payload = new Dictionary<string, object?>
-        {
-            ["id"] = notification.Id,
-            ["eventType"] = notification.EventType,
-            ["createTime"] = notification.CreateTime,
-            ["resource"] = JsonDocument.Parse(result.ResourceJson!).RootElement,
-        };
-        var envelope = new NotificationEnvelope(NotificationEnvelope.CurrentVersion, NotificationEnvelope.Kinds.WeChatPayScore,
-            clock.GetUtcNow(), JsonSerializer.SerializeToElement(payload));
+        var envelope = NotificationEnvelope.For(queued, clock.GetUtcNow());
         try
         {
             await queue.EnqueueAsync(envelope, cancellationToken);

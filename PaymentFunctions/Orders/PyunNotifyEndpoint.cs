@@ -1,14 +1,14 @@
-using System.Text.Json;
 using Microsoft.Extensions.Options;
 using PaymentFunctions.Http;
 using PaymentFunctions.Notifications;
+using PaymentFunctions.Pyun;
 
-namespace PaymentFunctions.Pyun;
+namespace PaymentFunctions.Orders;
 
 /// <summary>
 /// <c>POST /api/notify/pyun</c>: P云's payment notification. Verify the raw form, queue it, and only then
 /// answer <c>1001</c>; every refusal answers another code with a 4xx (or 5xx when storage fails) so P云
-/// sends it again, and nothing is queued.
+/// sends it again, and nothing is queued. The orders product's intake (P云's protocol itself is in <c>Pyun/</c>).
 /// </summary>
 public static class PyunNotifyEndpoint
 {
@@ -62,24 +62,24 @@ public static class PyunNotifyEndpoint
             return Refuse(logger, StatusCodes.Status403Forbidden, "1403", "merchant is not this application's merchant");
         }
 
-        if (!PyunTradeResult.TryFromNotification(fields, out var result, out var fieldError))
+        if (!PyunTradeNotification.TryFrom(fields, out var notification, out var fieldError))
         {
             return Refuse(logger, StatusCodes.Status400BadRequest, "1400", fieldError);
         }
 
-        var envelope = new NotificationEnvelope(NotificationEnvelope.CurrentVersion, NotificationEnvelope.Kinds.PyunTrade,
-            clock.GetUtcNow(), JsonSerializer.SerializeToElement(fields));
+        var result = notification!.Result;
+        var envelope = NotificationEnvelope.For(notification, clock.GetUtcNow());
         try
         {
             await queue.EnqueueAsync(envelope, cancellationToken);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            logger.LogError(ex, "P云 notification for {PayOrder} could not be queued; answering 503 so P云 retries", LogValue.Safe(result!.PayOrder));
+            logger.LogError(ex, "P云 notification for {PayOrder} could not be queued; answering 503 so P云 retries", LogValue.Safe(result.PayOrder));
             return TypedResults.Json(new PyunAnswer("1500", "temporarily unavailable, please retry"), statusCode: StatusCodes.Status503ServiceUnavailable);
         }
 
-        logger.LogInformation("P云 notification for {PayOrder} (status {Status}, value {Value}) queued", LogValue.Safe(result!.PayOrder), result.Status, result.Value);
+        logger.LogInformation("P云 notification for {PayOrder} (status {Status}, value {Value}) queued", LogValue.Safe(result.PayOrder), result.Status, result.Value);
         return TypedResults.Json(new PyunAnswer("1001", "通知成功"));
     }
 
