@@ -96,7 +96,7 @@ public static class CompleteCancelPayScoreOrderEndpoints
             return PayScoreHttp.FromWeChat(ex, logger, "complete");
         }
 
-        var applied = await processor.ApplyAsync(answer with { OutOrderNo = outOrderNo, TotalAmount = answer.TotalAmount ?? wechat.TotalAmount },
+        var applied = await processor.ApplyAsync(PayScoreObservation.AfterComplete(answer, outOrderNo, wechat.TotalAmount),
             "wechatpay.complete", null, clock.GetUtcNow(), cancellationToken);
         return TypedResults.Ok(PayScoreOrderView.From(applied.Order));
     }
@@ -140,7 +140,7 @@ public static class CompleteCancelPayScoreOrderEndpoints
             return PayScoreHttp.FromWeChat(ex, logger, "cancel");
         }
 
-        var applied = await processor.ApplyAsync(answer with { OutOrderNo = outOrderNo, State = answer.State ?? PayScoreStates.Revoked },
+        var applied = await processor.ApplyAsync(PayScoreObservation.AfterCancel(answer, outOrderNo),
             "wechatpay.cancel", null, clock.GetUtcNow(), cancellationToken);
         return TypedResults.Ok(PayScoreOrderView.From(applied.Order));
     }
