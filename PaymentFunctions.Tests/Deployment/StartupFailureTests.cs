@@ -6,6 +6,7 @@ namespace PaymentFunctions.Tests.Deployment;
 /// The real executable with a bad configuration: it stops with exit code 1 and one line on stderr naming every
 /// bad setting and the expected form; no stack trace, nothing half-started, and no secret value in the message.
 /// </summary>
+[Trait("Category", "Slow")] // starts the real executable once per case.
 public sealed class StartupFailureTests
 {
     private const string Secret = "THIS-IS-A-SECRET-VALUE-0123456789";

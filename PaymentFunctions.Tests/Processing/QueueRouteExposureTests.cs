@@ -43,6 +43,7 @@ public sealed class QueueRouteExposureTests(PaymentApp app) : IClassFixture<Paym
     /// interface. The host forwards from outside only the HTTP-trigger routes under routePrefix "api".
     /// </summary>
     [Fact]
+    [Trait("Category", "Slow")] // starts the real executable
     public async Task Under_the_host_the_queue_route_is_mapped_and_the_handler_listens_on_loopback_only()
     {
         var port = FreePort();
