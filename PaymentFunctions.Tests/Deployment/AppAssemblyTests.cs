@@ -7,7 +7,7 @@ namespace PaymentFunctions.Tests.Deployment;
 
 /// <summary>
 /// The app contains only what it runs: the platforms' half of the protocols (sealing callbacks, parsing our
-/// Authorization header, …) lives in the fakes project (Fakes/Protocol/PlatformSide.cs), not in the deployed assembly.
+/// Authorization header, …) lives in the fakes project (tools/PaymentFunctions.Fakes/Protocol/PlatformSide.cs), not in the deployed assembly.
 /// </summary>
 public sealed class AppAssemblyTests
 {

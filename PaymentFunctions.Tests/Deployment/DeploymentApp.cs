@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
+using PaymentFunctions.Tests.Infrastructure;
 
 namespace PaymentFunctions.Tests.Deployment;
 
@@ -14,25 +15,13 @@ internal sealed class DeploymentApp(IReadOnlyDictionary<string, string?> storage
 {
     public const string DevelopmentStorage = "UseDevelopmentStorage=true";
 
-    /// <summary>The valid non-storage settings every instance gets.</summary>
-    public static IReadOnlyDictionary<string, string?> AppSettings { get; } = new Dictionary<string, string?>(StringComparer.Ordinal)
-    {
-        ["Pyun:BaseUrl"] = "http://127.0.0.1:9",
-        ["Pyun:AppId"] = "op-test",
-        ["Pyun:AppSecret"] = "test-secret",
-        ["Pyun:Merchant"] = "62626601",
-        ["Pyun:NotifyUrl"] = "http://127.0.0.1:9/api/notify/pyun",
-        ["FunctionKeys:Default"] = "test-function-key-0123456789",
-        ["QueueListener:Enabled"] = "false",
-    };
-
     public static DeploymentApp WithDevelopmentStorage(Action<IServiceCollection>? configureServices = null) =>
         new(new Dictionary<string, string?> { ["AzureWebJobsStorage"] = DevelopmentStorage }, configureServices);
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         // UseSetting reaches the configuration WebApplication.CreateBuilder sees, where the storage connection is resolved.
-        foreach (var (key, value) in AppSettings.Concat(storageSettings))
+        foreach (var (key, value) in TestSettings.Valid.Concat(storageSettings))
         {
             builder.UseSetting(key, value);
         }

@@ -14,6 +14,7 @@ namespace PaymentFunctions.Tests.Deployment;
 /// that keeps its executable bit. About 10-40 s, most of it the publish.
 /// </summary>
 [UnsupportedOSPlatform("windows")]
+[Trait("Category", "Slow")] // publishes the app (10-40 s).
 public sealed class FunctionAppPackageTests(FunctionAppPackage package) : IClassFixture<FunctionAppPackage>
 {
     private string PackageDir => package.Folder;

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using PaymentFunctions.Tests.Infrastructure;
 
 namespace PaymentFunctions.Tests.Deployment;
 
@@ -6,52 +7,21 @@ namespace PaymentFunctions.Tests.Deployment;
 /// The real executable with a bad configuration: it stops with exit code 1 and one line on stderr naming every
 /// bad setting and the expected form; no stack trace, nothing half-started, and no secret value in the message.
 /// </summary>
+[Trait("Category", "Slow")] // starts the real executable once per case.
 public sealed class StartupFailureTests
 {
     private const string Secret = "THIS-IS-A-SECRET-VALUE-0123456789";
 
-    private static readonly Dictionary<string, string> Good = new()
-    {
-        ["AzureWebJobsStorage"] = "UseDevelopmentStorage=true",
-        ["Pyun__BaseUrl"] = "http://127.0.0.1:9",
-        ["Pyun__AppId"] = "op-test",
-        ["Pyun__AppSecret"] = Secret,
-        ["Pyun__Merchant"] = "62626601",
-        ["Pyun__NotifyUrl"] = "http://127.0.0.1:9/api/notify/pyun",
-        ["FunctionKeys__Default"] = "test-function-key-0123456789",
-        ["QueueListener__Enabled"] = "false",
-    };
-
     private static async Task<(int ExitCode, string StdOut, string StdErr)> RunAsync(Dictionary<string, string?> changes)
     {
-        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "PaymentFunctions.dll"), "--urls", "http://127.0.0.1:0"])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = AppContext.BaseDirectory,
-        };
-        // Only what we pass: nothing from the developer's environment leaks in.
-        start.Environment.Clear();
-        start.Environment["PATH"] = Environment.GetEnvironmentVariable("PATH");
-        start.Environment["HOME"] = Environment.GetEnvironmentVariable("HOME");
-        start.Environment["DOTNET_ROOT"] = Environment.GetEnvironmentVariable("DOTNET_ROOT");
-        foreach (var (key, value) in Good)
-        {
-            start.Environment[key] = value;
-        }
-
+        var environment = TestSettings.ValidEnvironment();
+        environment["Pyun__AppSecret"] = Secret;
         foreach (var (key, value) in changes)
         {
-            if (value is null)
-            {
-                start.Environment.Remove(key);
-            }
-            else
-            {
-                start.Environment[key] = value;
-            }
+            environment[key] = value;
         }
 
+        var start = TestSettings.AppProcess(environment, "--urls", "http://127.0.0.1:0");
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();

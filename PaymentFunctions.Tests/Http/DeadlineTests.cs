@@ -9,6 +9,7 @@ namespace PaymentFunctions.Tests.Http;
 /// Storage that hangs (accepts, never answers): webhooks are still answered within their deadline, with the
 /// platform's own retry-later answer, and API reads answer 503, not 500, whatever shape the SDK's failure takes.
 /// </summary>
+[Trait("Category", "Slow")] // waits out the real deadlines against storage that hangs.
 public sealed class DeadlineTests : IAsyncLifetime
 {
     private readonly TcpProxy _queue = new(10001);

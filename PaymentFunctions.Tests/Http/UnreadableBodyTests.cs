@@ -32,6 +32,7 @@ public sealed class KestrelAppFixture : IAsyncLifetime
 /// Bodies that end early, have a broken chunked encoding or arrive too slowly are the client's fault: a 4xx on
 /// every POST route, no stack trace in the log, nothing stored or queued. These need a real Kestrel and raw sockets.
 /// </summary>
+[Trait("Category", "Slow")] // real Kestrel and raw sockets; the too-slow bodies wait out their timeouts.
 public sealed class UnreadableBodyTests(KestrelAppFixture fixture) : IClassFixture<KestrelAppFixture>
 {
     private PaymentApp _app => fixture.App;

@@ -115,7 +115,7 @@ public sealed class PaymentApp : WebApplicationFactory<Program>, IAsyncLifetime
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
-        var settings = new Dictionary<string, string?>(StringComparer.Ordinal)
+        var settings = new Dictionary<string, string?>(TestSettings.Valid, StringComparer.Ordinal)
         {
             ["AzureWebJobsStorage"] = Azurite.ConnectionString,
             ["Storage:NamePrefix"] = Prefix,
@@ -125,7 +125,6 @@ public sealed class PaymentApp : WebApplicationFactory<Program>, IAsyncLifetime
             ["Pyun:Merchant"] = Merchant,
             ["Pyun:NotifyUrl"] = "http://localhost/api/notify/pyun",
             ["FunctionKeys:Default"] = FunctionKey,
-            ["QueueListener:Enabled"] = "false",
             // Tests fire many requests from one client in a burst; RateLimitTests sets its own small limits.
             ["RateLimits:PerClientPermits"] = "100000",
             ["RateLimits:TotalPerSecond"] = "100000",

@@ -16,6 +16,7 @@ public sealed class PayScoreConcurrencyFixture : IAsyncLifetime
 }
 
 /// <summary>Identical creates at the same time: one WeChat call, one 201, and the same order for everyone.</summary>
+[Trait("Category", "Slow")] // holds requests at the fake WeChat Pay for up to 3 s.
 public sealed class PayScoreCreateConcurrencyTests(PayScoreConcurrencyFixture fixture) : IClassFixture<PayScoreConcurrencyFixture>
 {
     private PaymentApp App => fixture.App;

@@ -2,6 +2,7 @@ using PaymentFunctions.Tests.Infrastructure;
 
 namespace PaymentFunctions.Tests.Processing;
 
+[Trait("Category", "Slow")] // 200 notifications for 50 orders drained by two listeners (a multi-instance flow).
 public sealed class ConcurrencyTests(PaymentApp app) : IClassFixture<PaymentApp>
 {
     [Fact]

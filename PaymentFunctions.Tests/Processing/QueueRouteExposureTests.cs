@@ -43,6 +43,7 @@ public sealed class QueueRouteExposureTests(PaymentApp app) : IClassFixture<Paym
     /// interface. The host forwards from outside only the HTTP-trigger routes under routePrefix "api".
     /// </summary>
     [Fact]
+    [Trait("Category", "Slow")] // starts the real executable
     public async Task Under_the_host_the_queue_route_is_mapped_and_the_handler_listens_on_loopback_only()
     {
         var port = FreePort();
@@ -82,29 +83,13 @@ public sealed class QueueRouteExposureTests(PaymentApp app) : IClassFixture<Paym
 
     private static Process StartHandler(Dictionary<string, string> changes, out StringBuilder output)
     {
-        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "PaymentFunctions.dll")])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = AppContext.BaseDirectory,
-        };
-        // Only what we pass: nothing from the developer's environment leaks in.
-        start.Environment.Clear();
-        start.Environment["PATH"] = Environment.GetEnvironmentVariable("PATH");
-        start.Environment["HOME"] = Environment.GetEnvironmentVariable("HOME");
-        start.Environment["DOTNET_ROOT"] = Environment.GetEnvironmentVariable("DOTNET_ROOT");
-        start.Environment["AzureWebJobsStorage"] = "UseDevelopmentStorage=true";
-        start.Environment["Pyun__BaseUrl"] = "http://127.0.0.1:9";
-        start.Environment["Pyun__AppId"] = "op-test";
-        start.Environment["Pyun__AppSecret"] = "test-secret";
-        start.Environment["Pyun__Merchant"] = "62626601";
-        start.Environment["Pyun__NotifyUrl"] = "http://127.0.0.1:9/api/notify/pyun";
+        var environment = TestSettings.ValidEnvironment();
         foreach (var (key, value) in changes)
         {
-            start.Environment[key] = value;
+            environment[key] = value;
         }
 
-        var process = Process.Start(start)!;
+        var process = Process.Start(TestSettings.AppProcess(environment))!;
         var sink = new StringBuilder();
         process.OutputDataReceived += (_, e) => Append(sink, e.Data);
         process.ErrorDataReceived += (_, e) => Append(sink, e.Data);

@@ -62,6 +62,7 @@ internal sealed partial record BadInput(string Name, int Expect, string? Code, I
 /// Replays every file of the bad-input corpus against the live app and checks the answer (status, and the
 /// platform's code on the notify routes) and that nothing was queued, stored or sent on to WeChat Pay.
 /// </summary>
+[Trait("Category", "Slow")] // the whole app on a real socket, every corpus file (the stalled uploads wait out their timeout).
 public sealed partial class BadInputCorpus(LiveAppFixture live) : IClassFixture<LiveAppFixture>
 {
     public static TheoryData<string> Cases =>

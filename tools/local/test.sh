@@ -4,7 +4,7 @@
 # Ends with one plain line: "N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-. PaymentFunctions.Tests/Local/azurite.sh
+. tools/local/azurite.sh
 
 ensure_node_modules
 if ! azurite_up; then

@@ -6,7 +6,7 @@
 # Sizes: `npm run bench -- --orders 1000 --rounds 2` (`-- --help` lists them). Logs in .local/bench/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-. PaymentFunctions.Tests/Local/azurite.sh
+. tools/local/azurite.sh
 
 ensure_node_modules
 if ! azurite_up; then

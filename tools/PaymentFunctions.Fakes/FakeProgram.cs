@@ -5,7 +5,7 @@ namespace PaymentFunctions.Fakes;
 
 /// <summary>
 /// Runs the fake payment platforms as their own process for the local walkthrough:
-/// <c>dotnet run --project PaymentFunctions.Tests/Fakes -- --urls http://127.0.0.1:7072</c>.
+/// <c>dotnet run --project tools/PaymentFunctions.Fakes -- --urls http://127.0.0.1:7072</c>.
 /// Credentials come from the same settings names the app uses (<c>Pyun:AppId</c>, <c>WeChatPay:MchId</c>, …);
 /// the fake WeChat Pay needs the merchant's public key and WeChat Pay's private key (test keys only).
 /// </summary>

@@ -3,7 +3,7 @@
 # wired together on 127.0.0.1, prints a walkthrough, and stops everything it started on Ctrl+C.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-. PaymentFunctions.Tests/Local/azurite.sh
+. tools/local/azurite.sh
 
 APP_PORT="${APP_PORT:-7071}"
 FAKE_PORT="${FAKE_PORT:-7072}"
@@ -50,12 +50,12 @@ else
 fi
 
 echo "Building the app and the fake payment platforms..."
-dotnet build PaymentFunctions.Tests/Fakes/PaymentFunctions.Fakes.csproj -c Release --nologo -v quiet >"$LOG_DIR/build.log" 2>&1 || { cat "$LOG_DIR/build.log"; exit 1; }
+dotnet build tools/PaymentFunctions.Fakes/PaymentFunctions.Fakes.csproj -c Release --nologo -v quiet >"$LOG_DIR/build.log" 2>&1 || { cat "$LOG_DIR/build.log"; exit 1; }
 
 Pyun__AppId="$LOCAL_PYUN_APP_ID" Pyun__AppSecret="$LOCAL_PYUN_SECRET" Pyun__Merchant="$LOCAL_PYUN_MERCHANT" \
   FakeWeChatPay__MerchantPublicKey="$(cat "$KEYS/merchant_test_public.pem")" \
   FakeWeChatPay__SigningSerial="$LOCAL_WECHAT_KEY_ID" FakeWeChatPay__SigningPrivateKey="$(cat "$KEYS/wechatpay_test_private_pkcs8.pem")" \
-  dotnet PaymentFunctions.Tests/Fakes/bin/Release/net10.0/PaymentFunctions.Fakes.dll --urls "http://127.0.0.1:$FAKE_PORT" \
+  dotnet tools/PaymentFunctions.Fakes/bin/Release/net10.0/PaymentFunctions.Fakes.dll --urls "http://127.0.0.1:$FAKE_PORT" \
   >"$LOG_DIR/fake.log" 2>&1 &
 pids+=($!)
 wait_http "http://127.0.0.1:$FAKE_PORT/" fake "${pids[-1]}"
@@ -78,9 +78,9 @@ PaymentFunctions is running standalone (its own queue listener) against Azurite 
   fake P云/WeChat Pay http://127.0.0.1:$FAKE_PORT   (log: $LOG_DIR/fake.log)
   function key (x-functions-key): $LOCAL_FUNCTION_KEY
 
-Walk an order through, in another terminal (or run: bash PaymentFunctions.Tests/Local/walkthrough.sh):
+Walk an order through, in another terminal (or run: bash tools/local/walkthrough.sh):
 TXT
-sed -n '/^# --- walkthrough ---$/,$p' PaymentFunctions.Tests/Local/walkthrough.sh | tail -n +2
+sed -n '/^# --- walkthrough ---$/,$p' tools/local/walkthrough.sh | tail -n +2
 echo
 echo "Press Ctrl+C to stop."
 wait "${pids[@]}"
