@@ -1,7 +1,7 @@
 using System.Text;
 using PaymentFunctions.Http;
 
-namespace PaymentFunctions.Tests.Unit;
+namespace PaymentFunctions.Tests.Http;
 
 public sealed class FormBodyTests
 {

@@ -6,7 +6,7 @@ using PaymentFunctions.Orders;
 using PaymentFunctions.Pyun;
 using PaymentFunctions.Tests.Infrastructure;
 
-namespace PaymentFunctions.Tests.Unit;
+namespace PaymentFunctions.Tests.Pyun;
 
 /// <summary>
 /// The one rule that keeps P云's unescaped sign string unambiguous (<see cref="PyunSignature.IsSignable"/>), checked as

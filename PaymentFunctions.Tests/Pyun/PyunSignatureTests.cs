@@ -1,6 +1,6 @@
 using PaymentFunctions.Pyun;
 
-namespace PaymentFunctions.Tests.Unit;
+namespace PaymentFunctions.Tests.Pyun;
 
 /// <summary>The five sign examples published in P云 开放平台's pages (交易预下单, 查询交易状态, 授权支付, the README, 发起订单退款), and the verification rules.</summary>
 public sealed class PyunSignatureTests

@@ -1,7 +1,7 @@
 using PaymentFunctions.Orders;
 using PaymentFunctions.Storage;
 
-namespace PaymentFunctions.Tests.Processing;
+namespace PaymentFunctions.Tests.Storage;
 
 /// <summary>The one read-decide-write loop: a conflict runs the round again, up to the limit; nothing else does.</summary>
 public sealed class ConcurrencyRetryTests

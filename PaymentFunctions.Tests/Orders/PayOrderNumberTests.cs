@@ -1,6 +1,6 @@
 using PaymentFunctions.Orders;
 
-namespace PaymentFunctions.Tests.Unit;
+namespace PaymentFunctions.Tests.Orders;
 
 public sealed class PayOrderNumberTests
 {

@@ -1,6 +1,6 @@
 using PaymentFunctions.Pyun;
 
-namespace PaymentFunctions.Tests.Unit;
+namespace PaymentFunctions.Tests.Pyun;
 
 /// <summary>The trade times P云 documents, and the ambiguous ones refused instead of guessed.</summary>
 public sealed class PyunTimeTests

@@ -1,6 +1,6 @@
 using PaymentFunctions.Pyun;
 
-namespace PaymentFunctions.Tests.Unit;
+namespace PaymentFunctions.Tests.Pyun;
 
 /// <summary>Pyun settings: signed requests and the answers we act on travel over https, except to a fake on this machine.</summary>
 public sealed class PyunOptionsValidatorTests

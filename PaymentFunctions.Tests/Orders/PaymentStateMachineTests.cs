@@ -1,7 +1,7 @@
 using PaymentFunctions.Orders;
 using PaymentFunctions.Pyun;
 
-namespace PaymentFunctions.Tests.Unit;
+namespace PaymentFunctions.Tests.Orders;
 
 public sealed class PaymentStateMachineTests
 {

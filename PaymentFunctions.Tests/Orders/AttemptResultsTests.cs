@@ -1,6 +1,6 @@
 using PaymentFunctions.Orders;
 
-namespace PaymentFunctions.Tests.Unit;
+namespace PaymentFunctions.Tests.Orders;
 
 /// <summary>The order row's record of what P云 results made of each attempt, which spares the processor a read.</summary>
 public sealed class AttemptResultsTests
