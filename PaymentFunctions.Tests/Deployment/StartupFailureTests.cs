@@ -46,6 +46,7 @@ public sealed class StartupFailureTests
     [InlineData("Pyun__BaseUrl", "ftp://p", "Setting 'Pyun:BaseUrl' is malformed")]
     [InlineData("Pyun__BaseUrl", "http://api.4pyun.com", "Setting 'Pyun:BaseUrl' is malformed: expected https (http is allowed for loopback addresses only).")]
     [InlineData("Pyun__AttemptLifetime", "-00:01:00", "Setting 'Pyun:AttemptLifetime' must be a positive duration")]
+    [InlineData("Pyun__CheckMaxRounds", "0", "Setting 'Pyun:CheckMaxRounds' must be a whole number from 1 to 20.")]
     [InlineData("FunctionKeys__Default", null, "Setting 'FunctionKeys:Default' is missing")]
     [InlineData("WeChatPay__MchId", "1900000001", "Setting 'WeChatPay:ApiV3Key'")]
     public async Task A_bad_setting_stops_the_app_with_one_clear_line(string key, string? value, string expected)

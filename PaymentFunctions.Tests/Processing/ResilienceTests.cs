@@ -1,5 +1,6 @@
 using System.Net;
 using PaymentFunctions.Fakes.Pyun;
+using PaymentFunctions.Orders;
 using PaymentFunctions.Tests.Infrastructure;
 
 namespace PaymentFunctions.Tests.Processing;
@@ -57,6 +58,28 @@ public sealed class ResilienceTests : IAsyncLifetime
         await _app.DrainQueueAsync();
         Assert.Equal("Paid", (await _app.GetOrderAsync(order.OrderId)).Status);
         Assert.Single(await _app.TimelineAsync(order.OrderId));
+    }
+
+    [Fact]
+    public async Task A_prepare_whose_check_cannot_be_scheduled_still_answers_with_its_pay_id()
+    {
+        var order = await _app.CreateOrderAsync(); // creates the queues, so only the send is left to fail
+
+        _queue.Cut();
+        PrepareOrderResponse prepared;
+        try
+        {
+            prepared = await _app.PrepareAsync(order.OrderId);
+        }
+        finally
+        {
+            _queue.Restore();
+        }
+
+        Assert.False(string.IsNullOrEmpty(prepared.PayId));
+        Assert.Contains(_app.Logs.Entries, e => e.Level == Microsoft.Extensions.Logging.LogLevel.Warning &&
+                                                 e.Message.Contains($"Could not schedule the check of {prepared.PayOrder}", StringComparison.Ordinal));
+        Assert.Equal("Pending", (await _app.GetOrderAsync(order.OrderId)).Status);
     }
 
     [Fact]

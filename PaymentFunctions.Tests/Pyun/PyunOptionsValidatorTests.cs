@@ -70,4 +70,32 @@ public sealed class PyunOptionsValidatorTests
         Assert.StartsWith($"Setting 'Pyun:{key}' is malformed: it must not contain '&' or '='", failure, StringComparison.Ordinal);
         Assert.DoesNotContain("secret-value", failure, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("00:00:00", "00:00:30", 5, null)]
+    [InlineData("00:00:02", "00:00:01", 1, null)]
+    [InlineData("6.00:00:00", "00:00:00.001", 20, null)]
+    [InlineData("-00:00:01", "00:00:30", 5, "Setting 'Pyun:CheckGrace' must be a duration from 00:00:00 to 6.00:00:00, such as 00:00:30.")]
+    [InlineData("7.00:00:00", "00:00:30", 5, "Setting 'Pyun:CheckGrace' must be a duration from 00:00:00 to 6.00:00:00, such as 00:00:30.")]
+    [InlineData("00:00:30", "00:00:00", 5, "Setting 'Pyun:CheckBackoff' must be a positive duration such as 00:05:00.")]
+    [InlineData("00:00:30", "00:00:30", 0, "Setting 'Pyun:CheckMaxRounds' must be a whole number from 1 to 20.")]
+    [InlineData("00:00:30", "00:00:30", 21, "Setting 'Pyun:CheckMaxRounds' must be a whole number from 1 to 20.")]
+    public void Check_settings_accept_seconds_and_refuse_what_the_queue_cannot_do(string grace, string backoff, int rounds, string? error)
+    {
+        var result = new PyunOptionsValidator().Validate(null, Options(o =>
+        {
+            o.CheckGrace = TimeSpan.Parse(grace, System.Globalization.CultureInfo.InvariantCulture);
+            o.CheckBackoff = TimeSpan.Parse(backoff, System.Globalization.CultureInfo.InvariantCulture);
+            o.CheckMaxRounds = rounds;
+        }));
+
+        if (error is null)
+        {
+            Assert.True(result.Succeeded);
+        }
+        else
+        {
+            Assert.Equal(error, Assert.Single(result.Failures!));
+        }
+    }
 }

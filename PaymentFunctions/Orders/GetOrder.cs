@@ -16,7 +16,7 @@ public static class GetOrderEndpoint
         api.MapGet("/orders/{orderId}", HandleAsync).WithName("GetOrder");
 
     internal static async Task<Results<Ok<OrderView>, ProblemHttpResult>> HandleAsync(
-        string orderId, OrderStore store, PyunClient pyun, PyunPaymentProcessor processor, IOptions<PyunOptions> options,
+        string orderId, OrderStore store, PyunAttemptQuery query, IOptions<PyunOptions> options,
         TimeProvider clock, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         if (!PayOrderNumber.IsOrderId(orderId))
@@ -36,10 +36,9 @@ public static class GetOrderEndpoint
             var payOrder = PayOrderNumber.Format(orderId, order.AttemptCount);
             try
             {
-                var answer = await pyun.QueryAsync(payOrder, cancellationToken);
-                if (answer.Result is { } result)
+                var (_, applied) = await query.QueryAndApplyAsync(payOrder, "pyun.query", cancellationToken);
+                if (applied is not null)
                 {
-                    await processor.ApplyAsync(result, "pyun.query", clock.GetUtcNow(), cancellationToken);
                     order = await store.GetOrderAsync(orderId, cancellationToken) ?? order;
                 }
             }

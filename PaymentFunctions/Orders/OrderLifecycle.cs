@@ -196,6 +196,48 @@ public static class OrderLifecycle
         order.StatusValue == OrderStatus.Pending && order.AttemptCount > 0 && now - order.UpdatedAt >= queryAfter &&
         (order.LastQueryAt is not { } last || now - last >= queryInterval);
 
+    /// <summary>
+    /// The longest a scheduled check may wait: a queue message can be invisible for 7 days at most, and lives 7 days by
+    /// default; a day of margin keeps it well inside both.
+    /// </summary>
+    public static readonly TimeSpan MaxCheckDelay = TimeSpan.FromDays(6);
+
+    /// <summary>
+    /// Whether a scheduled check of attempt <paramref name="number"/> still has anything to learn: not when the order is
+    /// gone or final (Paid, PaidAfterClose, AmountMismatch), nor when a P云 result already decided the attempt (paid or
+    /// failed), nor for an attempt the order does not have. A Pending order, a Failed one (another attempt failed) or an
+    /// attempt P云 last called "paying" is checked.
+    /// </summary>
+    public static bool NeedsCheck(OrderEntity? order, int number) =>
+        order is not null && number >= 1 && number <= order.AttemptCount &&
+        order.StatusValue is not (OrderStatus.Paid or OrderStatus.PaidAfterClose or OrderStatus.AmountMismatch) &&
+        order.AttemptResult(number) is not (AttemptStates.Paid or AttemptStates.Failed);
+
+    /// <summary>The first check of an attempt: <paramref name="grace"/> after its pay_id expires (never negative, never past <see cref="MaxCheckDelay"/>).</summary>
+    public static TimeSpan FirstCheckDelay(DateTimeOffset attemptExpiresAt, DateTimeOffset now, TimeSpan grace) =>
+        Clamp(attemptExpiresAt - now + grace);
+
+    /// <summary>
+    /// After check <paramref name="round"/> (1-based) found the attempt undecided (P云 says paying, or has no record):
+    /// the delay before the next check, <paramref name="backoff"/> × 2^round, or null once <paramref name="maxRounds"/>
+    /// checks were made. A decided answer (paid, failed) needs no next check: pass <paramref name="undecided"/> false.
+    /// </summary>
+    public static TimeSpan? NextCheckDelay(bool undecided, int round, int maxRounds, TimeSpan backoff)
+    {
+        if (!undecided || round >= maxRounds || round < 1)
+        {
+            return null;
+        }
+
+        // 2^round overflows nothing up to MaxCheckRounds; the clamp caps the result at the queue's limit.
+        var factor = Math.Pow(2, Math.Min(round, 30));
+        var ticks = backoff.Ticks * factor;
+        return ticks >= MaxCheckDelay.Ticks ? MaxCheckDelay : Clamp(TimeSpan.FromTicks((long)ticks));
+    }
+
+    private static TimeSpan Clamp(TimeSpan delay) =>
+        delay < TimeSpan.Zero ? TimeSpan.Zero : delay > MaxCheckDelay ? MaxCheckDelay : delay;
+
     /// <summary>Applies one P云 trade result to the order and attempt rows (see the class summary).</summary>
     public static Transition Apply(OrderEntity order, AttemptEntity attempt, PyunTradeResult result, DateTimeOffset now)
     {

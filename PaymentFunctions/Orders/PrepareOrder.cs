@@ -45,7 +45,7 @@ public static class PrepareOrderEndpoint
 
     internal static async Task<Results<Ok<PrepareOrderResponse>, ProblemHttpResult>> HandleAsync(
         string orderId, HttpRequest http, IValidator<PrepareOrderRequest> validator, OrderStore store, PyunClient pyun,
-        IOptions<PyunOptions> options, TimeProvider clock, ILoggerFactory loggers, CancellationToken cancellationToken)
+        IOptions<PyunOptions> options, PyunCheckScheduler checks, TimeProvider clock, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         var (request, problem) = await RequestBody.ReadJsonAsync<PrepareOrderRequest>(http, cancellationToken);
         if (problem is not null)
@@ -127,6 +127,7 @@ public static class PrepareOrderEndpoint
 
         await MarkPreparedAsync(store, order, attempt, newPayId, clock, cancellationToken);
         logger.LogInformation("Order {OrderId} attempt {PayOrder} prepared as pay_id {PayId}", orderId, attempt.PayOrder, newPayId);
+        await ScheduleCheckAsync(checks, attempt, options.Value, clock, logger, cancellationToken);
         return TypedResults.Ok(new PrepareOrderResponse(orderId, newPayId, attempt.PayOrder, attempt.ExpiresAt, request.Client!, Launch(request.Client!, newPayId)));
     }
 
@@ -146,6 +147,27 @@ public static class PrepareOrderEndpoint
             await store.SavePreparedAsync(attempt, orderChanged ? order : null, cancellationToken);
             return true;
         }, backoff: null, cancellationToken);
+
+    /// <summary>
+    /// Schedules the attempt's first check for just after its pay_id expires, so a payment whose notification is lost
+    /// still ends the order Paid. Failing to schedule it does not fail the prepare: the pay_id is valid and handed out,
+    /// and P云's notification and the status poll's trade query (GET) still settle the order; only the safety net for a
+    /// lost notification nobody polls for is missing, which the warning says.
+    /// </summary>
+    private static async Task ScheduleCheckAsync(PyunCheckScheduler checks, AttemptEntity attempt, PyunOptions options, TimeProvider clock, ILogger logger,
+        CancellationToken cancellationToken)
+    {
+        var delay = OrderLifecycle.FirstCheckDelay(attempt.ExpiresAt, clock.GetUtcNow(), options.CheckGrace);
+        try
+        {
+            await checks.ScheduleAsync(attempt.PayOrder, 1, delay, cancellationToken);
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Any failure of storage (an error answer, a network timeout): only the caller going away is not ours to swallow.
+            logger.LogWarning(ex, "Could not schedule the check of {PayOrder}; its notification and the status poll still settle it", attempt.PayOrder);
+        }
+    }
 
     private static async Task TryMarkFailedAsync(OrderStore store, AttemptEntity attempt, ILogger logger, CancellationToken cancellationToken)
     {

@@ -24,6 +24,21 @@ public sealed class PyunOptions
     public TimeSpan QueryInterval { get; set; } = TimeSpan.FromSeconds(10);
 
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// A scheduled check of an attempt runs this long after the attempt's pay_id expires, so that P云 has settled it
+    /// (and its notification has had its chance). Zero is allowed.
+    /// </summary>
+    public TimeSpan CheckGrace { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>A check that finds the attempt still paying (or unknown to P云) checks again after this × 2^round.</summary>
+    public TimeSpan CheckBackoff { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How many scheduled checks one attempt gets at most (the first included).</summary>
+    public int CheckMaxRounds { get; set; } = 5;
+
+    /// <summary>The most check rounds a setting may ask for: the delays double, and a queue message waits 7 days at most.</summary>
+    public const int MaxCheckRounds = 20;
 }
 
 internal sealed class PyunOptionsValidator : IValidateOptions<PyunOptions>
@@ -43,6 +58,17 @@ internal sealed class PyunOptionsValidator : IValidateOptions<PyunOptions>
         Positive(errors, "Pyun:AttemptLifetime", o.AttemptLifetime);
         Positive(errors, "Pyun:QueryInterval", o.QueryInterval);
         Positive(errors, "Pyun:RequestTimeout", o.RequestTimeout);
+        if (o.CheckGrace < TimeSpan.Zero || o.CheckGrace > Orders.OrderLifecycle.MaxCheckDelay)
+        {
+            errors.Add("Setting 'Pyun:CheckGrace' must be a duration from 00:00:00 to 6.00:00:00, such as 00:00:30.");
+        }
+
+        Positive(errors, "Pyun:CheckBackoff", o.CheckBackoff);
+        if (o.CheckMaxRounds is < 1 or > PyunOptions.MaxCheckRounds)
+        {
+            errors.Add($"Setting 'Pyun:CheckMaxRounds' must be a whole number from 1 to {PyunOptions.MaxCheckRounds}.");
+        }
+
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 
