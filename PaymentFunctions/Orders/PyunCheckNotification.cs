@@ -26,7 +26,7 @@ public sealed record PyunCheck(
                     ?? throw new InvalidMessageException("The check payload is empty.");
         if (!PayOrderNumber.TryParse(check.PayOrder, out _, out _) || check.Round is < 1 or > PyunOptions.MaxCheckRounds)
         {
-            throw new InvalidMessageException("The check payload needs a pay_order of ours and a round from 1 to 20.");
+            throw new InvalidMessageException($"The check payload needs a pay_order of ours and a round from 1 to {PyunOptions.MaxCheckRounds}.");
         }
 
         return check;
