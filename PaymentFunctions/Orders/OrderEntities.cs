@@ -25,7 +25,7 @@ public static class OrderRows
 
     public static string Attempt(int number) => $"attempt-{number:D3}";
 
-    public static string Timeline(string eventKey) => $"evt-{eventKey}";
+    public static string Timeline(string eventKey) => Storage.TableWrites.TimelinePrefix + eventKey;
 }
 
 public sealed class OrderEntity : ITableEntity

@@ -65,19 +65,8 @@ public sealed class OrderStore(StorageResources storage)
     /// Sets <c>LastQueryAt</c> on the order row if it is unchanged since it was read (its ETag): true for the one
     /// caller that wins, false when someone else just queried or a result just arrived.
     /// </summary>
-    public async Task<bool> TryClaimQueryAsync(OrderEntity order, DateTimeOffset now, CancellationToken cancellationToken)
-    {
-        var claim = new TableEntity(order.PartitionKey, OrderRows.Order) { [nameof(OrderEntity.LastQueryAt)] = now };
-        try
-        {
-            await storage.Orders.UpdateEntityAsync(claim, order.ETag, TableUpdateMode.Merge, cancellationToken);
-            return true;
-        }
-        catch (RequestFailedException ex) when (ex.Status == 412)
-        {
-            return false;
-        }
-    }
+    public Task<bool> TryClaimQueryAsync(OrderEntity order, DateTimeOffset now, CancellationToken cancellationToken) =>
+        TableWrites.TryMergeIfUnchangedAsync(storage.Orders, order.PartitionKey, OrderRows.Order, order.ETag, nameof(OrderEntity.LastQueryAt), now, cancellationToken);
 
     /// <summary>
     /// Writes the order row (with its ETag) and adds the new attempt row in one transaction: the claim of the
@@ -106,48 +95,5 @@ public sealed class OrderStore(StorageResources storage)
         storage.Orders.UpdateEntityAsync(attempt, ETag.All, TableUpdateMode.Merge, cancellationToken);
 
     public Task<bool> SubmitAsync(IReadOnlyList<TableTransactionAction> actions, CancellationToken cancellationToken) =>
-        SubmitAsync(storage.Orders, actions, cancellationToken);
-
-    /// <summary>
-    /// Writes the given rows of one partition in one entity-group transaction. Returns false when a timeline row
-    /// that was to be added already exists (a replay): then nothing was written.
-    /// Throws <see cref="ConcurrencyException"/> when an ETag no longer matches (re-read and decide again).
-    /// Shared by every table whose partitions carry a timeline (orders and Pay Score orders).
-    /// </summary>
-    public static async Task<bool> SubmitAsync(TableClient table, IReadOnlyList<TableTransactionAction> actions, CancellationToken cancellationToken)
-    {
-        try
-        {
-            var responses = await table.SubmitTransactionAsync(actions, cancellationToken);
-            // Each row now carries the ETag it was written with, so a caller can write it again without re-reading it.
-            for (var i = 0; i < actions.Count && i < responses.Value.Count; i++)
-            {
-                if (responses.Value[i].Headers.ETag is { } etag)
-                {
-                    actions[i].Entity.ETag = etag;
-                }
-            }
-
-            return true;
-        }
-        catch (TableTransactionFailedException ex) when (ex.Status == 409 && IsAdd(actions, ex.FailedTransactionActionIndex))
-        {
-            return false;
-        }
-        catch (TableTransactionFailedException ex) when (ex.Status is 412 or 409 or 404)
-        {
-            throw new ConcurrencyException(ex);
-        }
-        catch (RequestFailedException ex) when (ex.Status is 412)
-        {
-            throw new ConcurrencyException(ex);
-        }
-    }
-
-    private static bool IsAdd(IReadOnlyList<TableTransactionAction> actions, int? index) =>
-        index is { } i && i < actions.Count && actions[i].ActionType == TableTransactionActionType.Add &&
-        actions[i].Entity.RowKey.StartsWith("evt-", StringComparison.Ordinal);
+        TableWrites.SubmitAsync(storage.Orders, actions, cancellationToken);
 }
-
-/// <summary>Someone else changed the order between our read and our write.</summary>
-public sealed class ConcurrencyException(Exception inner) : Exception("The order changed concurrently.", inner);

@@ -57,19 +57,9 @@ public sealed class PayScoreStore(StorageResources storage)
     /// Records <c>LastQueryAt</c> with the row's ETag: true when we won the write, false on a 412 (someone else
     /// just asked WeChat or wrote the row).
     /// </summary>
-    public async Task<bool> TryClaimQueryAsync(PayScoreOrderEntity order, DateTimeOffset now, CancellationToken cancellationToken)
-    {
-        var claim = new TableEntity(order.PartitionKey, OrderRows.Order) { [nameof(PayScoreOrderEntity.LastQueryAt)] = now };
-        try
-        {
-            await storage.PayScoreOrders.UpdateEntityAsync(claim, order.ETag, TableUpdateMode.Merge, cancellationToken);
-            return true;
-        }
-        catch (RequestFailedException ex) when (ex.Status == 412)
-        {
-            return false;
-        }
-    }
+    public Task<bool> TryClaimQueryAsync(PayScoreOrderEntity order, DateTimeOffset now, CancellationToken cancellationToken) =>
+        TableWrites.TryMergeIfUnchangedAsync(storage.PayScoreOrders, order.PartitionKey, OrderRows.Order, order.ETag,
+            nameof(PayScoreOrderEntity.LastQueryAt), now, cancellationToken);
 
     /// <summary>
     /// Records WeChat's create answer on the claimed row with its <c>created</c> timeline row. False when that
@@ -87,5 +77,5 @@ public sealed class PayScoreStore(StorageResources storage)
 
     /// <summary>The one call into the shared timeline transaction.</summary>
     private Task<bool> SubmitAsync(IReadOnlyList<TableTransactionAction> actions, CancellationToken cancellationToken) =>
-        OrderStore.SubmitAsync(storage.PayScoreOrders, actions, cancellationToken);
+        TableWrites.SubmitAsync(storage.PayScoreOrders, actions, cancellationToken);
 }

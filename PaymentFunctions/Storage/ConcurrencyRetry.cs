@@ -1,5 +1,3 @@
-using PaymentFunctions.Orders;
-
 namespace PaymentFunctions.Storage;
 
 /// <summary>
