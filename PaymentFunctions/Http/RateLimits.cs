@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.RateLimiting;
@@ -94,10 +93,8 @@ public static class RateLimits
             limiter.OnRejected = async (rejected, cancellationToken) =>
             {
                 var retryAfter = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out var after) ? after : TimeSpan.FromSeconds(1);
-                var seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
-                rejected.HttpContext.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-                await Problems.Create(StatusCodes.Status429TooManyRequests, "Too many requests",
-                    $"Too many requests; retry after {seconds} s.").ExecuteAsync(rejected.HttpContext);
+                await Problems.TooManyRequests(rejected.HttpContext, retryAfter, seconds => $"Too many requests; retry after {seconds} s.")
+                    .ExecuteAsync(rejected.HttpContext);
             };
         });
         return services;

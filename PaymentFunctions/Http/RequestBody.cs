@@ -92,8 +92,7 @@ public static class RequestBody
         catch (BadHttpRequestException ex)
         {
             // The client's fault, not ours: a body shorter than its Content-Length, a bad chunk, or data too slow.
-            return new(null, Problems.Create(ex.StatusCode, ex.StatusCode == StatusCodes.Status408RequestTimeout ? "Request timeout" : "Bad request",
-                Unreadable(ex.StatusCode)));
+            return new(null, Problems.Create(ex.StatusCode, Problems.TitleFor(ex.StatusCode), Unreadable(ex.StatusCode)));
         }
         finally
         {
@@ -277,6 +276,26 @@ public static class Problems
     public static ProblemHttpResult BadGateway(string detail) => Create(StatusCodes.Status502BadGateway, "Payment platform error", detail);
 
     public static ProblemHttpResult Unavailable(string detail) => Create(StatusCodes.Status503ServiceUnavailable, "Service unavailable", detail);
+
+    /// <summary>
+    /// 429 with <c>Retry-After</c> in whole seconds (at least 1), set on <paramref name="context"/>'s response;
+    /// <paramref name="detail"/> is given those seconds.
+    /// </summary>
+    public static ProblemHttpResult TooManyRequests(HttpContext context, TimeSpan wait, Func<int, string> detail)
+    {
+        var seconds = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds));
+        context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return Create(StatusCodes.Status429TooManyRequests, "Too many requests", detail(seconds));
+    }
+
+    /// <summary>The title of a refusal of the request itself, or of a 5xx, by status.</summary>
+    public static string TitleFor(int status) => status switch
+    {
+        StatusCodes.Status408RequestTimeout => "Request timeout",
+        StatusCodes.Status413PayloadTooLarge => "Payload too large",
+        >= 500 => "Service unavailable",
+        _ => "Bad request",
+    };
 
     public static ProblemHttpResult Create(int status, string title, string detail) =>
         TypedResults.Problem(new Microsoft.AspNetCore.Mvc.ProblemDetails { Status = status, Title = title, Detail = detail });

@@ -51,13 +51,6 @@ internal sealed class StorageExceptionHandler(ILogger<StorageExceptionHandler> l
             return TypedResults.Json(new PayScore.WeChatPayNotifyEndpoint.FailAnswer("FAIL", detail), statusCode: status).ExecuteAsync(context);
         }
 
-        var title = status switch
-        {
-            408 => "Request timeout",
-            413 => "Payload too large",
-            >= 500 => "Service unavailable",
-            _ => "Bad request",
-        };
-        return Problems.Create(status, title, detail).ExecuteAsync(context);
+        return Problems.Create(status, Problems.TitleFor(status), detail).ExecuteAsync(context);
     }
 }

@@ -2,9 +2,8 @@ using System.Security.Cryptography;
 using System.Text;
 using Azure;
 using Azure.Data.Tables;
-using PaymentFunctions.Storage;
-
 using PaymentFunctions.Http;
+using PaymentFunctions.Storage;
 
 namespace PaymentFunctions.Notifications;
 

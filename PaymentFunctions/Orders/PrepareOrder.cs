@@ -181,12 +181,6 @@ public static class PrepareOrderEndpoint
         }
     }
 
-    private static ProblemHttpResult TooSoon(HttpRequest http, TimeSpan wait)
-    {
-        var seconds = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds));
-        http.HttpContext.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        return Problems.Create(StatusCodes.Status429TooManyRequests, "Too many requests",
-            $"This order has had many payment attempts; the next one can be prepared in {seconds} s.");
-    }
-
+    private static ProblemHttpResult TooSoon(HttpRequest http, TimeSpan wait) =>
+        Problems.TooManyRequests(http.HttpContext, wait, seconds => $"This order has had many payment attempts; the next one can be prepared in {seconds} s.");
 }
