@@ -46,7 +46,7 @@ public static class FormBody
 
             if (!fields.TryAdd(key, value))
             {
-                error = $"The form field '{Truncate(key)}' appears more than once.";
+                error = $"The form field '{RequestBody.Clip(key, 40)}' appears more than once.";
                 return false;
             }
         }
@@ -105,5 +105,4 @@ public static class FormBody
 
     private static int HexValue(byte b) => b <= '9' ? b - '0' : (b | 0x20) - 'a' + 10;
 
-    private static string Truncate(string s) => s.Length <= 40 ? s : s[..40] + "…";
 }

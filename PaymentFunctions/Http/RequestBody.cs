@@ -100,6 +100,9 @@ public static class RequestBody
         }
     }
 
+    /// <summary>A name or value from the request as quoted in an error: at most <paramref name="max"/> characters, then "…".</summary>
+    public static string Clip(string text, int max = 32) => text.Length <= max ? text : text[..max] + "…";
+
     /// <summary>Why a body could not be read, in words for the client (Kestrel's own message names internals).</summary>
     public static string Unreadable(int status) => status switch
     {
@@ -197,7 +200,7 @@ public static class RequestBody
 
     private static string Segment(string name)
     {
-        var clipped = name.Length <= 32 ? name : name[..32] + "…";
+        var clipped = Clip(name);
         return name.Length > 0 && name.All(c => char.IsAsciiLetterOrDigit(c) || c == '_') ? "." + clipped : $"['{clipped.Replace("'", "\\'", StringComparison.Ordinal)}']";
     }
 

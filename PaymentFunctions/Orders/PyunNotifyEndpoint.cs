@@ -38,7 +38,7 @@ public static class PyunNotifyEndpoint
         if (PyunSignature.FirstUnsignable(fields!) is { } unsignable)
         {
             return Refuse(logger, StatusCodes.Status400BadRequest, "1400",
-                $"Field '{Clip(unsignable)}' has '&' or '=' in its name or value, so its sign cannot be checked unambiguously.");
+                $"Field '{RequestBody.Clip(unsignable)}' has '&' or '=' in its name or value, so its sign cannot be checked unambiguously.");
         }
 
         var o = options.Value;
@@ -82,8 +82,6 @@ public static class PyunNotifyEndpoint
         logger.LogInformation("P云 notification for {PayOrder} (status {Status}, value {Value}) queued", LogValue.Safe(result.PayOrder), result.Status, result.Value);
         return TypedResults.Json(new PyunAnswer("1001", "通知成功"));
     }
-
-    private static string Clip(string s) => s.Length <= 32 ? s : s[..32] + "…";
 
     private static Microsoft.AspNetCore.Http.HttpResults.JsonHttpResult<PyunAnswer> Refuse(ILogger logger, int status, string code, string message)
     {

@@ -70,11 +70,13 @@ public static class SceneExtra
         {
             if (!seen.Add(property.Name))
             {
-                yield return ($"extra.{Clip(property.Name)}", $"'extra.{Clip(property.Name)}' appears more than once.");
+                var path = $"extra.{Http.RequestBody.Clip(property.Name)}";
+                yield return (path, $"'{path}' appears more than once.");
             }
             else if (!known.TryGetValue(property.Name, out var field))
             {
-                yield return ($"extra.{Clip(property.Name)}", $"'extra.{Clip(property.Name)}' is not a field of scene {scene}.");
+                var path = $"extra.{Http.RequestBody.Clip(property.Name)}";
+                yield return (path, $"'{path}' is not a field of scene {scene}.");
             }
             else if (Check(field, property.Value) is { } problem)
             {
@@ -124,6 +126,4 @@ public static class SceneExtra
                 return field.Allowed is { } allowed && !allowed.Contains(text) ? $"must be one of {string.Join(", ", allowed)}." : null;
         }
     }
-
-    private static string Clip(string s) => s.Length <= 32 ? s : s[..32] + "…";
 }
