@@ -9,6 +9,12 @@ namespace PaymentFunctions.Http;
 /// <param name="Headers">The answer's headers when it did start (request ids for support), else null.</param>
 public sealed record OutboundFailure(string Problem, HttpStatusCode? Status, HttpResponseHeaders? Headers, Exception? Inner);
 
+/// <summary>A platform's answer: its status and headers, and its whole body (at most <see cref="OutboundHttp.MaxResponseBytes"/>).</summary>
+public sealed record OutboundAnswer(HttpResponseMessage Response, byte[] Body) : IDisposable
+{
+    public void Dispose() => Response.Dispose();
+}
+
 /// <summary>
 /// Calls to a payment platform: a per-call deadline that covers the whole answer, a cap on the answer's size,
 /// and every failure turned into the platform's own exception.
@@ -20,8 +26,8 @@ public static class OutboundHttp
 
     /// <summary>Sends and reads the whole answer (at most <see cref="MaxResponseBytes"/>) inside <paramref name="timeout"/>.</summary>
     /// <param name="failure">Builds the exception to throw when there is no usable answer.</param>
-    /// <returns>The response, its content already in memory.</returns>
-    public static async Task<HttpResponseMessage> SendAsync(HttpClient http, HttpRequestMessage request, TimeSpan timeout,
+    /// <returns>The response with its body read; dispose it.</returns>
+    public static async Task<OutboundAnswer> SendAsync(HttpClient http, HttpRequestMessage request, TimeSpan timeout,
         Func<OutboundFailure, Exception> failure, CancellationToken cancellationToken)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -61,15 +67,7 @@ public static class OutboundHttp
                 throw failure(tooLarge);
             }
 
-            var buffered = new ByteArrayContent(body);
-            foreach (var (name, values) in response.Content.Headers.NonValidated)
-            {
-                buffered.Headers.TryAddWithoutValidation(name, values);
-            }
-
-            response.Content.Dispose();
-            response.Content = buffered;
-            return response;
+            return new OutboundAnswer(response, body);
         }
         catch
         {

@@ -178,18 +178,16 @@ public sealed class PyunClient(HttpClient http, IOptions<PyunOptions> options, I
     private async Task<JsonDocument> SendAsync(HttpRequestMessage request, string what, CancellationToken cancellationToken)
     {
         using var _ = request;
-        using var response = await OutboundHttp.SendAsync(http, request, _options.RequestTimeout,
+        using var answer = await OutboundHttp.SendAsync(http, request, _options.RequestTimeout,
             failure => new PyunException($"P云 {what} {failure.Problem}.", inner: failure.Inner), cancellationToken);
-        if (!response.IsSuccessStatusCode)
+        if (!answer.Response.IsSuccessStatusCode)
         {
-            throw new PyunException($"P云 {what} answered HTTP {(int)response.StatusCode}.");
+            throw new PyunException($"P云 {what} answered HTTP {(int)answer.Response.StatusCode}.");
         }
 
         try
         {
-            // OutboundHttp has already read the size-capped body into memory; this only copies it.
-            var bytes = await response.Content.ReadAsByteArrayAsync(cancellationToken);
-            return JsonDocument.Parse(bytes);
+            return JsonDocument.Parse(answer.Body);
         }
         catch (JsonException ex)
         {

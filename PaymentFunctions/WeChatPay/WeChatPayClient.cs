@@ -151,13 +151,13 @@ public sealed class WeChatPayClient(HttpClient http, IOptions<WeChatPayOptions> 
             request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
         }
 
-        using var response = await Http.OutboundHttp.SendAsync(http, request, _options.RequestTimeout,
+        using var answer = await Http.OutboundHttp.SendAsync(http, request, _options.RequestTimeout,
             failure => new WeChatPayException($"WeChat Pay {operation} {failure.Problem}.", failure.Status,
                 requestId: failure.Headers?.TryGetValues("Request-ID", out var failedIds) == true ? failedIds.FirstOrDefault() : null, inner: failure.Inner),
             cancellationToken);
+        var response = answer.Response;
         var requestId = response.Headers.TryGetValues("Request-ID", out var ids) ? ids.FirstOrDefault() : null;
-        // OutboundHttp has already read the size-capped body into memory; this only copies it.
-        var raw = await response.Content.ReadAsByteArrayAsync(cancellationToken);
+        var raw = answer.Body;
         if (!response.IsSuccessStatusCode)
         {
             throw Refused(operation, response.StatusCode, raw, requestId);
