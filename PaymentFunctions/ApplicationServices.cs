@@ -19,7 +19,7 @@ public static class ApplicationServices
         FunctionsHost.ConfigureKestrel(builder);
         var services = builder.Services;
         services.AddProblemDetails();
-        services.AddExceptionHandler<StorageExceptionHandler>();
+        services.AddExceptionHandler<ApiExceptionHandler>();
         services.AddSingleton(TimeProvider.System);
 
         AddValidatedOptions<PyunOptions, PyunOptionsValidator>(services, PyunOptions.Section);

@@ -11,19 +11,12 @@ namespace PaymentFunctions.Http;
 /// </summary>
 public static class ApiValidation
 {
-    private static int configured;
-
     /// <summary>Runs when this assembly loads, before any validator is built (rule names are fixed at construction).</summary>
 #pragma warning disable CA2255 // an application module: the global naming must hold before any validator is constructed
     [ModuleInitializer]
 #pragma warning restore CA2255
-    public static void UseJsonPropertyNames()
+    internal static void UseJsonPropertyNames()
     {
-        if (Interlocked.Exchange(ref configured, 1) == 1)
-        {
-            return;
-        }
-
         var original = ValidatorOptions.Global.PropertyNameResolver;
         ValidatorOptions.Global.PropertyNameResolver = (type, member, expression) => CamelCasePath(original(type, member, expression));
         ValidatorOptions.Global.DisplayNameResolver = (type, member, expression) => CamelCasePath(original(type, member, expression));

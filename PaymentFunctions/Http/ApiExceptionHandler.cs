@@ -8,7 +8,7 @@ namespace PaymentFunctions.Http;
 /// the platform's own shape, so the platform sees a refusal it understands and sends the notification again.
 /// Anything else falls through to the default 500 ProblemDetails.
 /// </summary>
-internal sealed class StorageExceptionHandler(ILogger<StorageExceptionHandler> logger) : IExceptionHandler
+internal sealed class ApiExceptionHandler(ILogger<ApiExceptionHandler> logger) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken cancellationToken)
     {
