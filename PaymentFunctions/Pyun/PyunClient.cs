@@ -27,7 +27,7 @@ public sealed record PyunPrepareRequest(
 public sealed record PyunQueryAnswer(PyunTradeResult? Result, string Code);
 
 /// <summary>The merchant-side P云 OpenAPI calls we make: trade prepare (form POST) and trade query (GET).</summary>
-public sealed class PyunClient(HttpClient http, IOptions<PyunOptions> options, ILogger<PyunClient> logger)
+public sealed partial class PyunClient(HttpClient http, IOptions<PyunOptions> options, ILogger<PyunClient> logger)
 {
     public const string PreparePath = "/gate/1.0/payment/trade/prepare";
     public const string QueryPath = "/gate/1.0/payment/trade/query";

@@ -38,7 +38,7 @@ public sealed class WeChatPayException(string message, HttpStatusCode? statusCod
 /// serialized once; those exact bytes are signed and sent. Every 2xx answer's signature is verified over the raw
 /// bytes before anything in it is read.
 /// </summary>
-public sealed class WeChatPayClient(HttpClient http, IOptions<WeChatPayOptions> options, WeChatPayRequestSigner signer,
+public sealed partial class WeChatPayClient(HttpClient http, IOptions<WeChatPayOptions> options, WeChatPayRequestSigner signer,
     WeChatPaySignatureVerifier verifier, ILogger<WeChatPayClient> logger)
 {
     public const string UserAgent = "PaymentFunctions-WeChatPay/1.0 (.NET)";
