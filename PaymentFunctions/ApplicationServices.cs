@@ -24,6 +24,7 @@ public static class ApplicationServices
 
         AddValidatedOptions<PyunOptions, PyunOptionsValidator>(services, PyunOptions.Section);
         AddValidatedOptions<OrdersOptions, OrdersOptionsValidator>(services, OrdersOptions.Section);
+        AddValidatedOptions<Refunds.RefundsOptions, Refunds.RefundsOptionsValidator>(services, Refunds.RefundsOptions.Section);
         AddValidatedOptions<FunctionKeyOptions, FunctionKeyOptionsValidator>(services, FunctionKeyOptions.Section);
         AddValidatedOptions<HttpOptions, HttpOptionsValidator>(services, HttpOptions.Section);
         AddValidatedOptions<RateLimitOptions, RateLimitOptionsValidator>(services, RateLimitOptions.Section);
