@@ -51,12 +51,13 @@ public static class FakeWeChatPayControl
         {
             if (outcome is not null)
             {
-                if (PaymentFunctions.WeChatPay.RefundStates.Normalize(outcome) is not ("SUCCESS" or "CLOSED" or "ABNORMAL") and var normalized)
+                var normalized = PaymentFunctions.WeChatPay.RefundStates.Normalize(outcome);
+                if (normalized is not ("SUCCESS" or "CLOSED" or "ABNORMAL"))
                 {
                     return Results.BadRequest(new { error = "outcome must be SUCCESS, CLOSED or ABNORMAL" });
                 }
 
-                state.RefundOutcome = normalized!;
+                state.RefundOutcome = normalized;
             }
 
             state.SuppressRefundCallbacks = suppressCallbacks ?? state.SuppressRefundCallbacks;
