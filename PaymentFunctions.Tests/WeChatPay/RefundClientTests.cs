@@ -254,6 +254,27 @@ public sealed class RefundClientTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task A_refund_settles_after_the_configured_delay_without_any_query()
+    {
+        var client = await StartAsync();
+        var transactionId = await PaidTransactionAsync(client, "PS-T1", 700);
+        _fake.RefundSettleAfterQueries = 0;
+        _fake.RefundSettleDelay = TimeSpan.FromMilliseconds(200);
+
+        await client.CreateRefundAsync(new CreateRefundRequest("RF-T1", transactionId, 700, 700, null), Ct);
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (_fake.RefundCallbacks.IsEmpty && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20, Ct);
+        }
+
+        var sent = Assert.Single(_fake.RefundCallbacks);
+        Assert.Equal(("RF-T1", RefundStates.SuccessEvent, HttpStatusCode.NoContent), (sent.OutRefundNo, sent.EventType, sent.Status));
+        Assert.Equal(RefundStates.Success, (await client.QueryRefundAsync("RF-T1", Ct)).Status);
+        Assert.Single(_callbacks, c => c.IsRefund);
+    }
+
+    [Fact]
     public async Task A_closed_refund_frees_its_amount_and_suppressed_callbacks_send_nothing()
     {
         var client = await StartAsync();
@@ -268,6 +289,37 @@ public sealed class RefundClientTests : IAsyncDisposable
         await _fake.WhenRefundCallbacksSentAsync();
         Assert.Empty(_fake.RefundCallbacks);
         Assert.DoesNotContain(_callbacks, c => c.IsRefund);
+    }
+
+    [Fact]
+    public async Task The_control_routes_inject_a_failure_show_the_create_count_and_settle()
+    {
+        var client = await StartAsync();
+        var transactionId = await PaidTransactionAsync(client, "PS-K1", 200);
+        using var http = new HttpClient { BaseAddress = BaseUri };
+
+        using (var bad = await http.PostAsync(new Uri("/fake/wechatpay/refunds/fail-next/Nope", UriKind.Relative), null, Ct))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        }
+
+        (await http.PostAsync(new Uri("/fake/wechatpay/refunds/fail-next/notenough", UriKind.Relative), null, Ct)).Dispose();
+        var request = new CreateRefundRequest("RF-K1", transactionId, 200, 200, null);
+        var refused = await Assert.ThrowsAsync<WeChatPayException>(() => client.CreateRefundAsync(request, Ct));
+        await client.CreateRefundAsync(request, Ct);
+        var shown = JsonNode.Parse(await http.GetStringAsync(new Uri("/fake/wechatpay/refunds/RF-K1", UriKind.Relative), Ct))!;
+        using var settle = await http.PostAsync(new Uri("/fake/wechatpay/refunds/RF-K1/settle?outcome=CLOSED", UriKind.Relative), null, Ct);
+        var settled = JsonNode.Parse(await settle.Content.ReadAsStringAsync(Ct))!;
+        using var again = await http.PostAsync(new Uri("/fake/wechatpay/refunds/RF-K1/settle", UriKind.Relative), null, Ct);
+
+        Assert.Equal(WeChatPayErrors.NotEnough, refused.Code);
+        Assert.Equal(2, shown["creates"]!.GetValue<int>());
+        Assert.Equal(RefundStates.Processing, shown["refund"]!["status"]!.GetValue<string>());
+        Assert.Equal(HttpStatusCode.OK, settle.StatusCode);
+        Assert.Equal(RefundStates.Closed, settled["refund"]!["status"]!.GetValue<string>());
+        Assert.Equal(204, settled["callbackStatus"]!.GetValue<int>());
+        Assert.Equal(HttpStatusCode.Conflict, again.StatusCode);
+        Assert.Equal(RefundStates.Closed, Assert.Single(_callbacks, c => c.IsRefund).RefundNotice!.RefundStatus);
     }
 
     [Fact]
@@ -325,6 +377,7 @@ public sealed class RefundClientTests : IAsyncDisposable
         builder.Logging.ClearProviders();
         _app = builder.Build();
         _app.MapFakeWeChatPay(_fake);
+        _app.MapFakeWeChatPayControl(_fake, new Uri("http://127.0.0.1:1/unused"), () => _callbackHttp);
         _app.MapPost("/notify", async (HttpContext context) =>
         {
             using var buffer = new MemoryStream();

@@ -46,8 +46,9 @@ public static class FakeWeChatPayControl
             state.FailNextRefundCreate(parsed);
             return Results.Ok(new { failure = parsed.ToString() });
         });
-        // outcome: SUCCESS, CLOSED or ABNORMAL for refunds settling from now on; suppress: whether settling sends callbacks.
-        app.MapPost("/fake/wechatpay/refunds/settings", (string? outcome, bool? suppressCallbacks, int? settleAfterQueries) =>
+        // outcome: SUCCESS, CLOSED or ABNORMAL for refunds settling from now on; suppressCallbacks: whether settling sends callbacks;
+        // settleAfterQueries (0: never by queries) and settleDelaySeconds (0: never by time) for refunds created from now on.
+        app.MapPost("/fake/wechatpay/refunds/settings", (string? outcome, bool? suppressCallbacks, int? settleAfterQueries, double? settleDelaySeconds) =>
         {
             if (outcome is not null)
             {
@@ -62,7 +63,18 @@ public static class FakeWeChatPayControl
 
             state.SuppressRefundCallbacks = suppressCallbacks ?? state.SuppressRefundCallbacks;
             state.RefundSettleAfterQueries = settleAfterQueries ?? state.RefundSettleAfterQueries;
-            return Results.Ok(new { outcome = state.RefundOutcome, suppressCallbacks = state.SuppressRefundCallbacks, settleAfterQueries = state.RefundSettleAfterQueries });
+            if (settleDelaySeconds is { } seconds)
+            {
+                state.RefundSettleDelay = seconds > 0 ? TimeSpan.FromSeconds(seconds) : null;
+            }
+
+            return Results.Ok(new
+            {
+                outcome = state.RefundOutcome,
+                suppressCallbacks = state.SuppressRefundCallbacks,
+                settleAfterQueries = state.RefundSettleAfterQueries,
+                settleDelaySeconds = state.RefundSettleDelay?.TotalSeconds,
+            });
         });
         return app;
     }
