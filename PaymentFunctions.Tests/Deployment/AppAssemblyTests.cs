@@ -13,7 +13,6 @@ public sealed class AppAssemblyTests
 {
     public static TheoryData<Type, string> TestOnlyMembers => new()
     {
-        { typeof(PyunSignature), "SignJson" },
         { typeof(WeChatPayAesGcm), "Encrypt" },
         { typeof(WeChatPaySignature), "TryParseAuthorization" },
         { typeof(WeChatPaySignatureHeaders), "SignatureTypeHeader" },

@@ -4,21 +4,6 @@ using System.Text;
 // The platforms' half of the protocols, which the app never runs: the fakes (and tests) sign, seal and parse with
 // it. Extension members in the app's own namespaces, so call sites read as before (WeChatPayAesGcm.Encrypt, …)
 // while the deployed app contains only what it runs.
-namespace PaymentFunctions.Pyun
-{
-    public static class PyunPlatformSide
-    {
-        extension(PyunSignature)
-        {
-            /// <summary>JSON-body requests (P云 开放平台 发起订单退款): MD5 over the exact body text plus the secret, sent as Authorization.</summary>
-            public static string SignJson(string jsonBody, string appSecret) =>
-#pragma warning disable CA5351 // MD5 is what P云's protocol prescribes; it is not our choice of hash.
-                Convert.ToHexString(MD5.HashData(Encoding.UTF8.GetBytes(jsonBody + "&app_secret=" + appSecret)));
-#pragma warning restore CA5351
-        }
-    }
-}
-
 namespace PaymentFunctions.WeChatPay
 {
     [System.Diagnostics.CodeAnalysis.SuppressMessage("Naming", "CA1708", Justification = "The analyzer reads the compiler's names of extension blocks as members.")]
