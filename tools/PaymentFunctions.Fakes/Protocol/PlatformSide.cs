@@ -4,6 +4,24 @@ using System.Text;
 // The platforms' half of the protocols, which the app never runs: the fakes (and tests) sign, seal and parse with
 // it. Extension members in the app's own namespaces, so call sites read as before (WeChatPayAesGcm.Encrypt, …)
 // while the deployed app contains only what it runs.
+namespace PaymentFunctions.Pyun
+{
+    public static class PyunPlatformSide
+    {
+        extension(PyunSignature)
+        {
+            /// <summary>
+            /// What P云 does with a JSON-body request (P云 开放平台 发起订单退款): the <c>Authorization</c> header must be the MD5 of
+            /// the raw body bytes as received plus the secret; compared case-insensitively, in constant time.
+            /// </summary>
+            public static bool VerifyJson(byte[] utf8JsonBody, string? authorization, string appSecret) =>
+                !string.IsNullOrEmpty(authorization) && CryptographicOperations.FixedTimeEquals(
+                    Encoding.ASCII.GetBytes(PyunSignature.SignJson(utf8JsonBody, appSecret)),
+                    Encoding.UTF8.GetBytes(authorization.Trim().ToUpperInvariant()));
+        }
+    }
+}
+
 namespace PaymentFunctions.WeChatPay
 {
     [System.Diagnostics.CodeAnalysis.SuppressMessage("Naming", "CA1708", Justification = "The analyzer reads the compiler's names of extension blocks as members.")]
