@@ -241,18 +241,19 @@ public static partial class FakePyun
     /// <summary>The answer an injected fault gives instead of the normal one, or null to go on (None and the create-time faults).</summary>
     private static async Task<IResult?> FaultAnswerAsync(FakeRefundFault fault, FakePyunRefunds refunds, string method, string path, CancellationToken cancellationToken)
     {
+        var message = fault == FakeRefundFault.None ? null : refunds.TakeFaultMessage();
         switch (fault)
         {
             case FakeRefundFault.InsufficientBalance:
-                return RefundError("1003", "可用退款余额不足, 退款金额=0.01元, 可用余额=0.0元", "", method, path);
+                return RefundError("1003", message ?? "可用退款余额不足, 退款金额=0.01元, 可用余额=0.0元", "", method, path);
             case FakeRefundFault.NotPermitted:
-                return RefundError("1403", method == "GET" ? "该商户未授权该应用" : "该订单无退款权限", "", method, path);
+                return RefundError("1403", message ?? (method == "GET" ? "该商户未授权该应用" : "该订单无退款权限"), "", method, path);
             case FakeRefundFault.AlreadyRefunded:
-                return RefundError("1405", "[INVALID_REQUEST]订单已全额退款", "", method, path);
+                return RefundError("1405", message ?? "[INVALID_REQUEST]订单已全额退款", "", method, path);
             case FakeRefundFault.ParameterError:
-                return RefundError(method == "GET" ? "1400" : "400", "请求参数错误", "injected", method, path);
+                return RefundError(method == "GET" ? "1400" : "400", message ?? "请求参数错误", "injected", method, path);
             case FakeRefundFault.UnknownCode:
-                return RefundError("500", "处理异常", "injected", method, path);
+                return RefundError("500", message ?? "处理异常", "injected", method, path);
             case FakeRefundFault.NotJson:
                 return Results.Text("<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html");
             case FakeRefundFault.Http500:

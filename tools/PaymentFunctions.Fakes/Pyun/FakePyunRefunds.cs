@@ -85,6 +85,7 @@ public sealed class FakePyunRefunds(FakePyunState state)
     private int _signatureFailures;
     private int _nextCreateFault;
     private int _nextQueryFault;
+    private string? _nextFaultMessage;
     private Action<Dictionary<string, object?>>? _tamperNextCreate;
     private Action<Dictionary<string, object?>>? _tamperNextQuery;
 
@@ -115,18 +116,26 @@ public sealed class FakePyunRefunds(FakePyunState state)
     /// <summary>How long <see cref="FakeRefundFault.Hang"/> keeps a request waiting (or until the caller gives up).</summary>
     public TimeSpan HangFor { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>The next refund create (one that passed the signature check) meets <paramref name="fault"/>.</summary>
-    public void FailNextCreate(FakeRefundFault fault) => Volatile.Write(ref _nextCreateFault, (int)fault);
+    /// <summary>
+    /// The next refund create (one that passed the signature check) meets <paramref name="fault"/>; a fault answered
+    /// with a P云 code carries <paramref name="message"/> instead of P云's usual text when one is given.
+    /// </summary>
+    public void FailNextCreate(FakeRefundFault fault, string? message = null)
+    {
+        Volatile.Write(ref _nextFaultMessage, message);
+        Volatile.Write(ref _nextCreateFault, (int)fault);
+    }
 
     /// <summary>The next refund query (one that passed the signature check) meets <paramref name="fault"/>.</summary>
     /// <exception cref="ArgumentException">A fault only a create can meet.</exception>
-    public void FailNextQuery(FakeRefundFault fault)
+    public void FailNextQuery(FakeRefundFault fault, string? message = null)
     {
         if (fault is FakeRefundFault.InsufficientBalance or FakeRefundFault.AlreadyRefunded or FakeRefundFault.Http500AfterCreate or FakeRefundFault.EndsFailed)
         {
             throw new ArgumentException($"{fault} applies to refund create only.", nameof(fault));
         }
 
+        Volatile.Write(ref _nextFaultMessage, message);
         Volatile.Write(ref _nextQueryFault, (int)fault);
     }
 
@@ -166,6 +175,8 @@ public sealed class FakePyunRefunds(FakePyunState state)
     internal FakeRefundFault TakeCreateFault() => (FakeRefundFault)Interlocked.Exchange(ref _nextCreateFault, 0);
 
     internal FakeRefundFault TakeQueryFault() => (FakeRefundFault)Interlocked.Exchange(ref _nextQueryFault, 0);
+
+    internal string? TakeFaultMessage() => Interlocked.Exchange(ref _nextFaultMessage, null);
 
     internal Action<Dictionary<string, object?>>? TakeCreateTamper() => Interlocked.Exchange(ref _tamperNextCreate, null);
 
