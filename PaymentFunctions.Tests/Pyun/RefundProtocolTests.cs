@@ -228,6 +228,19 @@ public sealed class RefundProtocolTests(RefundFakePyun pyun) : IClassFixture<Ref
         Assert.Equal(before, pyun.Refunds.CreatesReceived);
     }
 
+    [Theory]
+    [InlineData("R1&value=1")]
+    [InlineData("R1=2")]
+    [InlineData("")]
+    public async Task A_refund_number_refund_query_could_not_sign_is_refused_before_anything_is_sent(string order)
+    {
+        var before = pyun.Refunds.CreatesReceived;
+        var request = Refundable() with { Order = order };
+
+        await Assert.ThrowsAnyAsync<ArgumentException>(() => pyun.Client().CreateRefundAsync(request, Ct));
+        Assert.Equal(before, pyun.Refunds.CreatesReceived);
+    }
+
     [Fact]
     public async Task A_query_follows_the_refund_from_refunding_to_succeeded()
     {

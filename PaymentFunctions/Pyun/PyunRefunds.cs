@@ -76,13 +76,21 @@ public sealed partial class PyunClient
     /// 1003, 1405); anything else throws <see cref="PyunException"/>: P云 may or may not have taken the refund, so ask
     /// refund query (or create again with the same <see cref="PyunRefundRequest.Order"/>).
     /// </summary>
-    /// <exception cref="ArgumentException">An empty order or pay_serial, or a value that is not positive: nothing is sent.</exception>
+    /// <exception cref="ArgumentException">
+    /// An empty order or pay_serial, an order holding '&amp;' or '=' (refund query could not sign it), or a value that is
+    /// not positive: nothing is sent.
+    /// </exception>
     public async Task<PyunRefundAnswer> CreateRefundAsync(PyunRefundRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentException.ThrowIfNullOrEmpty(request.Order);
         ArgumentException.ThrowIfNullOrEmpty(request.PaySerial);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(request.Value);
+        if (!PyunSignature.IsSignable(request.Order))
+        {
+            // Refund query signs it form-style, where '&' and '=' cannot be carried: such a refund could never be looked up.
+            throw new ArgumentException("The refund order must not contain '&' or '='.", nameof(request));
+        }
 
         // Serialized once: these bytes are signed and these bytes are sent.
         var body = RefundBody(request);
