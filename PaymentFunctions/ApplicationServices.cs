@@ -56,6 +56,7 @@ public static class ApplicationServices
         services.AddSingleton<PayScoreEnabledFilter>();
         services.AddSingleton<PayScoreStore>();
         services.AddSingleton<PayScoreProcessor>();
+        services.AddSingleton<PayScoreCheckScheduler>();
         services.AddSingleton<OrderStore>();
         services.AddSingleton<NotificationQueue>();
         services.AddSingleton<PyunPaymentProcessor>();
@@ -66,6 +67,7 @@ public static class ApplicationServices
         services.AddNotificationHandler<PyunTradeNotificationHandler>();
         services.AddNotificationHandler<PyunCheckHandler>();
         services.AddNotificationHandler<PayScoreNotificationHandler>();
+        services.AddNotificationHandler<PayScoreCheckHandler>();
         services.AddSingleton<NotificationHandlers>();
         services.AddScoped<NotificationProcessor>();
 
