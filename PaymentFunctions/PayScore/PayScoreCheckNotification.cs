@@ -27,6 +27,7 @@ public sealed record PayScoreCheck(
         Converters = { new JsonStringEnumConverter<PayScoreCheckStage>(JsonNamingPolicy.CamelCase, allowIntegerValues: false) },
     };
 
+    [JsonIgnore]
     public string EventKey => $"check-{Stage}-{Round}".ToLowerInvariant();
 
     public JsonElement ToPayload() => JsonSerializer.SerializeToElement(this, Json);
