@@ -56,6 +56,7 @@ public static class ApplicationServices
         services.AddSingleton<PayScoreEnabledFilter>();
         services.AddSingleton<PayScoreStore>();
         services.AddSingleton<PayScoreProcessor>();
+        services.AddSingleton<PayScoreCheckScheduler>();
         services.AddSingleton<OrderStore>();
         services.AddSingleton<NotificationQueue>();
         services.AddSingleton<PyunPaymentProcessor>();
@@ -68,6 +69,7 @@ public static class ApplicationServices
         services.AddNotificationHandler<PyunCheckHandler>();
         services.AddNotificationHandler<PyunExpiryHandler>();
         services.AddNotificationHandler<PayScoreNotificationHandler>();
+        services.AddNotificationHandler<PayScoreCheckHandler>();
         services.AddSingleton<NotificationHandlers>();
         services.AddScoped<NotificationProcessor>();
 
