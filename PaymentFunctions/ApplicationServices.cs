@@ -64,6 +64,7 @@ public static class ApplicationServices
         services.AddSingleton<PyunCheckScheduler>();
         services.AddSingleton<PyunExpiryScheduler>();
         services.AddSingleton<OrphanStore>();
+        services.AddSingleton<HealthProbe>();
         // One line per notification kind: its handler (and typed record) is all a new kind needs.
         services.AddNotificationHandler<PyunTradeNotificationHandler>();
         services.AddNotificationHandler<PyunCheckHandler>();
@@ -104,6 +105,7 @@ public static class ApplicationServices
         // Policy lives on the groups, not on each route: authLevel "function" in a route's function.json <=> it is in
         // a key group (FunctionManifestTests checks both agree); Pay Score routes answer 503 while WeChat Pay is off.
         var api = app.MapGroup("/api");
+        api.MapHealth();
         api.MapPrepareOrder();
         api.MapGetOrder();
         api.MapPyunNotify();

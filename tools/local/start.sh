@@ -69,7 +69,7 @@ export "WeChatPay__PublicKeys__$LOCAL_WECHAT_KEY_ID=$(cat "$KEYS/wechatpay_test_
   FunctionKeys__Default="$LOCAL_FUNCTION_KEY" ASPNETCORE_ENVIRONMENT=Development \
   exec dotnet PaymentFunctions.dll --urls "http://127.0.0.1:$APP_PORT") >"$LOG_DIR/app.log" 2>&1 &
 pids+=($!)
-wait_http "http://127.0.0.1:$APP_PORT/" app "${pids[-1]}"
+wait_http "http://127.0.0.1:$APP_PORT/api/health" app "${pids[-1]}"
 
 cat <<TXT
 
