@@ -37,6 +37,7 @@ public static class ApplicationServices
         services.AddSingleton<IValidator<CompletePayScoreOrderRequest>, CompletePayScoreOrderValidator>();
         services.AddSingleton<IValidator<CancelPayScoreOrderRequest>, CancelPayScoreOrderValidator>();
         services.AddSingleton<IValidator<QueryPayScoreOrderRequest>, QueryPayScoreOrderValidator>();
+        services.AddSingleton<IValidator<CreatePayScoreRefundRequest>, CreatePayScoreRefundValidator>();
         services.AddSingleton<FunctionKeyFilter>();
 
         services.AddHttpClient<PyunClient>((sp, http) =>
@@ -56,6 +57,8 @@ public static class ApplicationServices
         services.AddSingleton<PayScoreEnabledFilter>();
         services.AddSingleton<PayScoreStore>();
         services.AddSingleton<PayScoreProcessor>();
+        services.AddSingleton<PayScoreRefundProcessor>();
+        services.AddSingleton<PayScoreRefundScheduler>();
         services.AddSingleton<OrderStore>();
         services.AddSingleton<NotificationQueue>();
         services.AddSingleton<PyunPaymentProcessor>();
@@ -66,6 +69,8 @@ public static class ApplicationServices
         services.AddNotificationHandler<PyunTradeNotificationHandler>();
         services.AddNotificationHandler<PyunCheckHandler>();
         services.AddNotificationHandler<PayScoreNotificationHandler>();
+        services.AddNotificationHandler<PayScoreRefundCheckHandler>();
+        services.AddNotificationHandler<WeChatRefundNotificationHandler>();
         services.AddSingleton<NotificationHandlers>();
         services.AddScoped<NotificationProcessor>();
 
@@ -114,6 +119,7 @@ public static class ApplicationServices
         var payScoreBusiness = business.MapGroup("").RequirePayScore();
         payScoreBusiness.MapCreatePayScoreOrder();
         payScoreBusiness.MapCompleteCancelPayScoreOrder();
+        payScoreBusiness.MapPayScoreRefunds();
         return app;
     }
 

@@ -87,6 +87,11 @@ public static class PayScoreLifecycle
 
         if (next <= current)
         {
+            if (next == current && observed.Collection is { } reported)
+            {
+                PayScoreRefundLifecycle.RecordDeduction(order, reported); // a deduction first reported by a later event of the same state
+            }
+
             return next == current ? "unchanged" : $"ignored: {observed.State}/{observed.StateDescription} arrived after {Describe(order)}";
         }
 
@@ -99,6 +104,7 @@ public static class PayScoreLifecycle
         {
             order.PaidAmount = collection.PaidAmount ?? order.PaidAmount;
             order.TransactionId = collection.Details?.LastOrDefault(d => d.TransactionId is not null)?.TransactionId ?? order.TransactionId;
+            PayScoreRefundLifecycle.RecordDeduction(order, collection);
         }
 
         return order.State switch
