@@ -87,9 +87,9 @@ public static class PayScoreLifecycle
 
         if (next <= current)
         {
-            if (next == current && observed.Collection is { } reported)
+            if (order.State == PayScoreStates.Done && observed.State == PayScoreStates.Done && observed.Collection is { } reported)
             {
-                PayScoreRefundLifecycle.RecordDeduction(order, reported); // a deduction first reported by a later event of the same state
+                PayScoreRefundLifecycle.RecordDeduction(order, reported, replace: false); // a deduction first reported by a later DONE
             }
 
             return next == current ? "unchanged" : $"ignored: {observed.State}/{observed.StateDescription} arrived after {Describe(order)}";
@@ -104,7 +104,7 @@ public static class PayScoreLifecycle
         {
             order.PaidAmount = collection.PaidAmount ?? order.PaidAmount;
             order.TransactionId = collection.Details?.LastOrDefault(d => d.TransactionId is not null)?.TransactionId ?? order.TransactionId;
-            PayScoreRefundLifecycle.RecordDeduction(order, collection);
+            PayScoreRefundLifecycle.RecordDeduction(order, collection, replace: true);
         }
 
         return order.State switch

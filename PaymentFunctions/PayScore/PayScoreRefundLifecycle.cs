@@ -59,7 +59,8 @@ public static class PayScoreRefundLifecycle
     /// Records the 支付分 deduction (the collection detail with paid_type NEWTON and a transaction_id) the first time WeChat
     /// reports it: refunds go by that transaction_id (never by out_order_no), for at most its amount, within 365 days of its paid_time.
     /// </summary>
-    public static void RecordDeduction(PayScoreOrderEntity order, PayScoreCollection collection)
+    /// <param name="replace">Whether the detail may replace a different transaction_id already on the row (only while the state moves forward).</param>
+    public static void RecordDeduction(PayScoreOrderEntity order, PayScoreCollection collection, bool replace)
     {
         if (order.TransactionAmount is not null)
         {
@@ -67,7 +68,7 @@ public static class PayScoreRefundLifecycle
         }
 
         var detail = collection.Details?.LastOrDefault(d => d.PaidType == "NEWTON" && !string.IsNullOrEmpty(d.TransactionId) && d.Amount > 0);
-        if (detail is null)
+        if (detail is null || (!replace && !string.IsNullOrEmpty(order.TransactionId) && order.TransactionId != detail.TransactionId))
         {
             return;
         }
