@@ -58,6 +58,7 @@ public sealed class PayScoreRefundApiTests(PayScoreRefundAppFixture fixture) : I
     public async Task The_same_request_again_answers_the_same_refund_and_another_one_under_its_number_is_refused()
     {
         var outOrderNo = await App.PaidOrderAsync(300);
+        var otherOrder = await App.PaidOrderAsync(300);
         var outRefundNo = PayScoreRefundApi.NewOutRefundNo();
         using (var first = await App.RefundAsync(outOrderNo, PayScoreRefundApi.RefundBody(outRefundNo, 100)))
         {
@@ -81,7 +82,6 @@ public sealed class PayScoreRefundApiTests(PayScoreRefundAppFixture fixture) : I
         }
 
         // WeChat Pay wants the number unique per merchant: not even another order may reuse it.
-        var otherOrder = await App.PaidOrderAsync(300);
         var otherBefore = await App.PartitionAsync(otherOrder);
         using (var elsewhere = await App.RefundAsync(otherOrder, PayScoreRefundApi.RefundBody(outRefundNo, 100)))
         {
