@@ -207,24 +207,29 @@ public sealed class PayScoreRefundProcessor(PayScoreStore store, PayScoreRefundS
                 write = true;
             }
 
-            if (decision.Alert)
-            {
-                logger.LogWarning("ALERT Pay Score refund {OutRefundNo} of {OutOrderNo}: {Outcome} from {Source} ({From} -> {To})",
-                    outRefundNo, outOrderNo, decision.Outcome, source, from, Describe(refund));
-            }
-
             if (!write)
             {
+                Alert(decision, outRefundNo, outOrderNo, source, from, refund);
                 logger.LogInformation("Pay Score refund {OutRefundNo}: {Outcome} from {Source}; nothing to write", outRefundNo, outcome, source);
                 return $"{outcome} ({from})";
             }
 
             refund.Version++;
             await store.WriteRefundAsync(order, refund, Timeline(refund, source, from, outcome, at, data), isNew: false, cancellationToken);
+            Alert(decision, outRefundNo, outOrderNo, source, from, refund); // after the write: a racing writer that lost re-decides, and alerts only if still due
             logger.LogInformation("Pay Score refund {OutRefundNo} of {OutOrderNo}: {Outcome} from {Source} ({From} -> {To})",
                 outRefundNo, outOrderNo, outcome, source, from, Describe(refund));
             return $"{outcome} ({from} -> {Describe(refund)})";
         }, clock, cancellationToken);
+    }
+
+    private void Alert(RefundDecision decision, string outRefundNo, string outOrderNo, string source, string from, PayScoreRefundEntity refund)
+    {
+        if (decision.Alert)
+        {
+            logger.LogWarning("ALERT Pay Score refund {OutRefundNo} of {OutOrderNo}: {Outcome} from {Source} ({From} -> {To})",
+                outRefundNo, outOrderNo, decision.Outcome, source, from, Describe(refund));
+        }
     }
 
     /// <summary>Claims the send (Stage Sending now) with both ETags: false when the rows changed since they were read.</summary>
