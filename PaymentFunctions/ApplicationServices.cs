@@ -64,10 +64,12 @@ public static class ApplicationServices
         services.AddSingleton<PyunPaymentProcessor>();
         services.AddTransient<PyunAttemptQuery>();
         services.AddSingleton<PyunCheckScheduler>();
+        services.AddSingleton<PyunExpiryScheduler>();
         services.AddSingleton<OrphanStore>();
         // One line per notification kind: its handler (and typed record) is all a new kind needs.
         services.AddNotificationHandler<PyunTradeNotificationHandler>();
         services.AddNotificationHandler<PyunCheckHandler>();
+        services.AddNotificationHandler<PyunExpiryHandler>();
         services.AddNotificationHandler<PayScoreNotificationHandler>();
         services.AddNotificationHandler<PayScoreRefundCheckHandler>();
         services.AddNotificationHandler<WeChatRefundNotificationHandler>();

@@ -38,6 +38,9 @@ public sealed class WeChatPayOptionsValidatorTests
         ["notify missing"] = ("WeChatPay:NotifyUrl", o => o.NotifyUrl = ""),
         ["notify http"] = ("WeChatPay:NotifyUrl", o => o.NotifyUrl = "http://example.com/notify"),
         ["notify query"] = ("WeChatPay:NotifyUrl", o => o.NotifyUrl = "https://example.com/notify?x=1"),
+        ["refund notify http"] = ("WeChatPay:RefundNotifyUrl", o => o.RefundNotifyUrl = "http://example.com/notify"),
+        ["refund notify query"] = ("WeChatPay:RefundNotifyUrl", o => o.RefundNotifyUrl = "https://example.com/notify?x=1"),
+        ["refund notify relative"] = ("WeChatPay:RefundNotifyUrl", o => o.RefundNotifyUrl = "/api/notify/wechatpay"),
         ["base url"] = ("WeChatPay:BaseUrl", o => o.BaseUrl = "api.mch.weixin.qq.com"),
         ["base url http"] = ("WeChatPay:BaseUrl", o => o.BaseUrl = "http://api.mch.weixin.qq.com"),
         ["base url http to a look-alike"] = ("WeChatPay:BaseUrl", o => o.BaseUrl = "http://127.0.0.1.nip.io/"),
@@ -58,7 +61,15 @@ public sealed class WeChatPayOptionsValidatorTests
             o.SubMchId = "1230000109";
             o.SubAppId = "wx8888888888888888";
             o.NotifyUrl = "http://127.0.0.1:7071/api/notify/wechatpay";
+            o.RefundNotifyUrl = "https://example.com/refund/notify";
         })).Succeeded);
+    }
+
+    [Fact]
+    public void The_refund_notify_url_defaults_to_the_notify_url()
+    {
+        Assert.Equal(NotifyUrl, Options().EffectiveRefundNotifyUrl);
+        Assert.Equal("https://example.com/refund/notify", Options(o => o.RefundNotifyUrl = "https://example.com/refund/notify").EffectiveRefundNotifyUrl);
     }
 
     [Fact]

@@ -57,6 +57,15 @@ public sealed class WeChatPayOptions
     /// <summary>Where WeChat Pay sends PAYSCORE.USER_CONFIRM and PAYSCORE.USER_PAID.</summary>
     public string NotifyUrl { get; set; } = "";
 
+    /// <summary>
+    /// Where WeChat Pay sends REFUND.SUCCESS/CLOSED/ABNORMAL; empty means <see cref="NotifyUrl"/> (our one callback endpoint dispatches on
+    /// <c>event_type</c>). Sent with every refund create, so the portal's refund-callback setting never matters.
+    /// </summary>
+    public string RefundNotifyUrl { get; set; } = "";
+
+    /// <summary>The <c>notify_url</c> a refund create carries.</summary>
+    public string EffectiveRefundNotifyUrl => string.IsNullOrEmpty(RefundNotifyUrl) ? NotifyUrl : RefundNotifyUrl;
+
     public string BaseUrl { get; set; } = DefaultBaseUrl;
 
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(10);
@@ -107,6 +116,11 @@ internal sealed partial class WeChatPayOptionsValidator : IValidateOptions<WeCha
         ValidateApiV3Key(errors, o.ApiV3Key);
         ValidateVerificationKeys(errors, o);
         ValidateUrl(errors, "NotifyUrl", o.NotifyUrl, notify: true);
+        if (!string.IsNullOrEmpty(o.RefundNotifyUrl))
+        {
+            ValidateUrl(errors, "RefundNotifyUrl", o.RefundNotifyUrl, notify: true);
+        }
+
         ValidateUrl(errors, "BaseUrl", o.BaseUrl, notify: false);
         if (o.RequestTimeout <= TimeSpan.Zero)
         {
