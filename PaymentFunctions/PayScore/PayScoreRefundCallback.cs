@@ -12,29 +12,19 @@ namespace PaymentFunctions.PayScore;
 /// </summary>
 public static class PayScoreRefundCallback
 {
-    public static bool Handles(string? eventType) =>
-        eventType is RefundStates.SuccessEvent or RefundStates.AbnormalEvent or RefundStates.ClosedEvent;
-
-    public static async Task<IResult> QueueAsync(HttpContext context, WeChatPayNotification notification, string resourceJson, NotificationQueue queue,
-        TimeProvider clock, ILogger logger, CancellationToken cancellationToken)
+    /// <param name="notice">The resource as the verifier read it (a refund status it knows, an out_refund_no).</param>
+    /// <param name="resourceJson">The decrypted resource exactly as WeChat sent it: what the queue keeps.</param>
+    public static async Task<IResult> QueueAsync(HttpContext context, WeChatPayNotification notification, WeChatRefundNotice notice, string resourceJson,
+        NotificationQueue queue, TimeProvider clock, ILogger logger, CancellationToken cancellationToken)
     {
-        JsonElement resource;
-        try
-        {
-            resource = JsonSerializer.Deserialize<JsonElement>(resourceJson);
-        }
-        catch (JsonException)
-        {
-            return WeChatPayNotifyEndpoint.Fail(logger, StatusCodes.Status400BadRequest, "The decrypted refund resource is not JSON.");
-        }
-
-        var queued = WeChatRefundNotification.From(notification.Id, notification.EventType, resource, out var error);
+        // A JsonElement deserialized from text owns its own copy.
+        var queued = WeChatRefundNotification.From(notification.Id, notification.EventType, JsonSerializer.Deserialize<JsonElement>(resourceJson), out var error);
         if (queued is null)
         {
             return WeChatPayNotifyEndpoint.Fail(logger, StatusCodes.Status400BadRequest, error);
         }
 
-        if (PayScoreRefundLifecycle.MerchantMismatch(queued.Notice, PayScoreHttp.Options(context)) is { } mismatch)
+        if (PayScoreRefundLifecycle.MerchantMismatch(notice, PayScoreHttp.Options(context)) is { } mismatch)
         {
             return WeChatPayNotifyEndpoint.Fail(logger, StatusCodes.Status403Forbidden, $"The callback is not for this app: {mismatch}.");
         }

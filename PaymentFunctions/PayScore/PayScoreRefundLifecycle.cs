@@ -47,12 +47,6 @@ public static class PayScoreRefundLifecycle
     /// <summary>A queued round waits at most this long (the queue's limit is 7 days).</summary>
     public static readonly TimeSpan MaxRoundDelay = TimeSpan.FromDays(6);
 
-    /// <summary>Create refusals no retry with the same parameters can change (spec §3.6): the refund is Failed.</summary>
-    public static readonly IReadOnlySet<string> FinalCreateCodes = new HashSet<string>(StringComparer.Ordinal)
-    {
-        "INVALID_REQUEST", "PARAM_ERROR", "NOT_ENOUGH", "USER_ACCOUNT_ABNORMAL", "NO_AUTH", "RESOURCE_NOT_EXISTS",
-    };
-
     private static readonly TimeSpan ChinaOffset = TimeSpan.FromHours(8);
 
     /// <summary>
@@ -215,7 +209,7 @@ public static class PayScoreRefundLifecycle
     }
 
     /// <summary>CLOSE (one SDK's spelling) is CLOSED.</summary>
-    public static string? NormalizeStatus(string? status) => status == "CLOSE" ? RefundStates.Closed : status;
+    public static string? NormalizeStatus(string? status) => RefundStates.Normalize(status) ?? status;
 
     /// <summary>
     /// Applies WeChat's status for the refund (a create or query answer, or a callback). Final states never change: the

@@ -55,27 +55,26 @@ public sealed record WeChatRefundNotification(string Id, string? EventType, Json
 
     public string EventKey => Id;
 
-    /// <summary>A notification with an id and an out_refund_no; null (with the reason) otherwise.</summary>
+    /// <summary>
+    /// A notification with an id and a refund resource WeChat's client reads (an out_refund_no, a known refund_status); null (with
+    /// the reason) otherwise. Whether the number is ours is the handler's question: a stranger's is recorded as an orphan.
+    /// </summary>
     public static WeChatRefundNotification? From(string? id, string? eventType, JsonElement resource, out string error)
     {
-        WeChatRefundNotice? notice;
-        try
+        if (string.IsNullOrEmpty(id))
         {
-            notice = resource.ValueKind == JsonValueKind.Object ? resource.Deserialize<WeChatRefundNotice>(WeChatPayJson.Options) : null;
-        }
-        catch (JsonException)
-        {
-            notice = null;
+            error = "The refund callback has no id.";
+            return null;
         }
 
-        if (notice is null || string.IsNullOrEmpty(id) || !PayScoreRefundRules.IsValidOutRefundNo(notice.OutRefundNo))
+        if (!WeChatRefundNotice.TryParse(resource.ValueKind == JsonValueKind.Object ? resource.GetRawText() : null, out var notice, out var problem))
         {
-            error = "The refund payload has no id, or no out_refund_no of ours.";
+            error = $"The refund callback is malformed: {problem}.";
             return null;
         }
 
         error = "";
-        return new(id, eventType, resource, notice);
+        return new(id, eventType, resource, notice!);
     }
 
     public JsonElement ToPayload() => JsonSerializer.SerializeToElement(new Dictionary<string, object?>

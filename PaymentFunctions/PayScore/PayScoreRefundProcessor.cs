@@ -1,4 +1,3 @@
-using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -64,7 +63,7 @@ public sealed class PayScoreRefundProcessor(PayScoreStore store, PayScoreRefundS
                     {
                         answer = await client.QueryRefundAsync(refund.OutRefundNo, cancellationToken);
                     }
-                    catch (WeChatPayException ex) when (step == RefundStep.QueryFirst && IsNotFound(ex))
+                    catch (WeChatPayException ex) when (step == RefundStep.QueryFirst && ex.IsNotFound)
                     {
                         // WeChat never got the create: send it again, identical, under a fresh claim.
                         if (!await TryClaimAsync(order, refund, "resend", cancellationToken))
@@ -91,7 +90,7 @@ public sealed class PayScoreRefundProcessor(PayScoreStore store, PayScoreRefundS
     {
         var notice = notification.Notice;
         var outRefundNo = notice.OutRefundNo!;
-        var index = await store.GetRefundIndexAsync(outRefundNo, cancellationToken)
+        var index = (PayScoreRefundRules.IsValidOutRefundNo(outRefundNo) ? await store.GetRefundIndexAsync(outRefundNo, cancellationToken) : null)
                     ?? throw new UnknownPayScoreRefundException(outRefundNo, $"No Pay Score refund '{LogValue.Safe(outRefundNo)}'.");
         var (order, refund) = await ReadAsync(index.OutOrderNo, outRefundNo, cancellationToken);
         if (order is null || refund is null)
@@ -121,8 +120,9 @@ public sealed class PayScoreRefundProcessor(PayScoreStore store, PayScoreRefundS
         {
             answer = await client.CreateRefundAsync(PayScoreRefundLifecycle.CreateRequest(refund), cancellationToken);
         }
-        catch (WeChatPayException ex) when (!ex.IsTransient && ex.Code is { } code && PayScoreRefundLifecycle.FinalCreateCodes.Contains(code))
+        catch (WeChatPayException ex) when (ex.IsFinalRefusal)
         {
+            var code = ex.Code ?? $"HTTP_{(int?)ex.StatusCode}";
             logger.LogWarning("Pay Score refund {OutRefundNo} refused by WeChat Pay: {Code} {Message} (Request-ID {RequestId})",
                 refund.OutRefundNo, code, LogValue.Safe(ex.WeChatMessage, 256), LogValue.Safe(ex.RequestId));
             return await DecideAndWriteAsync(refund.PartitionKey, refund.OutRefundNo, "wechatpay.refund.create", clock.GetUtcNow(), round,
@@ -270,8 +270,6 @@ public sealed class PayScoreRefundProcessor(PayScoreStore store, PayScoreRefundS
 
     public static string Describe(PayScoreRefundEntity r) =>
         string.Join('/', new[] { r.Status, r.Stage, r.WeChatStatus }.Where(s => !string.IsNullOrEmpty(s)));
-
-    private static bool IsNotFound(WeChatPayException ex) => ex.StatusCode == HttpStatusCode.NotFound || ex.Code == "RESOURCE_NOT_EXISTS";
 
     private static string Hash(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)).AsSpan(0, 12));
 }

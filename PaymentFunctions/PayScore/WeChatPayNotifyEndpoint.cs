@@ -43,9 +43,9 @@ public static class WeChatPayNotifyEndpoint
         }
 
         var notification = result.Notification!;
-        if (PayScoreRefundCallback.Handles(notification.EventType))
+        if (result.IsRefund)
         {
-            return await PayScoreRefundCallback.QueueAsync(context, notification, result.ResourceJson!, queue, clock, logger, cancellationToken);
+            return await PayScoreRefundCallback.QueueAsync(context, notification, result.RefundNotice!, result.ResourceJson!, queue, clock, logger, cancellationToken);
         }
 
         var order = result.ServiceOrder!;
