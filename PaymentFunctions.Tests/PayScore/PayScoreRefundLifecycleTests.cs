@@ -204,6 +204,21 @@ public sealed class PayScoreRefundLifecycleTests
         Assert.Equal(expected == RefundStep.Wait ? TimeSpan.FromSeconds(15) : TimeSpan.Zero, wait);
     }
 
+    [Fact]
+    public void A_send_keeps_a_minute_after_another_refund_of_the_order_was_sent()
+    {
+        var order = Paid();
+        var first = PayScoreRefundLifecycle.Accept(order, "R1", 100, null, "fp1", Now);
+        var second = PayScoreRefundLifecycle.Accept(order, "R2", 100, null, "fp2", Now);
+        Assert.Null(PayScoreRefundLifecycle.SpacingWait(order, first, Now));
+        PayScoreRefundLifecycle.Claim(order, first, Now);
+        Assert.Equal((RefundStages.Sending, Now, Now, "R1"), (first.Stage, first.SendStartedAt!.Value, order.LastRefundSentAt!.Value, order.LastRefundSentNo));
+
+        Assert.Null(PayScoreRefundLifecycle.SpacingWait(order, first, Now.AddSeconds(5))); // its own resend
+        Assert.Equal(TimeSpan.FromSeconds(20), PayScoreRefundLifecycle.SpacingWait(order, second, Now.AddSeconds(40)));
+        Assert.Null(PayScoreRefundLifecycle.SpacingWait(order, second, Now.AddSeconds(60)));
+    }
+
     [Theory]
     [InlineData(RefundStatuses.Succeeded)]
     [InlineData(RefundStatuses.Failed)]

@@ -39,6 +39,9 @@ public sealed class PayScoreOrderEntity : ITableEntity
     /// <summary>Refunds accepted for this order (WeChat allows 50 per transaction) and when the last one was accepted (1 minute apart).</summary>
     public int RefundCount { get; set; }
     public DateTimeOffset? LastRefundAt { get; set; }
+    /// <summary>When a refund of this order was last sent to WeChat, and which: a retried or recovered send keeps WeChat's minute too.</summary>
+    public DateTimeOffset? LastRefundSentAt { get; set; }
+    public string? LastRefundSentNo { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }
     /// <summary>When a query by <c>outOrderNo</c> last asked WeChat; claimed with the row's ETag, so one caller asks per interval.</summary>

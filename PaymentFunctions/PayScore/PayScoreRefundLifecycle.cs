@@ -201,11 +201,22 @@ public static class PayScoreRefundLifecycle
         }
     }
 
-    /// <summary>Claims the send: only the writer of this (ETag-conditional) change calls WeChat.</summary>
-    public static void Claim(PayScoreRefundEntity refund, DateTimeOffset now)
+    /// <summary>
+    /// How long a create of <paramref name="refund"/> must wait for WeChat's minute between two refunds of one order, when another
+    /// refund of the order was sent less than a minute ago (a retried or recovered send can come late); null when it may go now.
+    /// </summary>
+    public static TimeSpan? SpacingWait(PayScoreOrderEntity order, PayScoreRefundEntity refund, DateTimeOffset now) =>
+        order.LastRefundSentAt is { } last && order.LastRefundSentNo != refund.OutRefundNo && now - last < MinSpacing
+            ? MinSpacing - (now - last)
+            : null;
+
+    /// <summary>Claims the send: only the writer of this (ETag-conditional) change calls WeChat. The order row remembers the send.</summary>
+    public static void Claim(PayScoreOrderEntity order, PayScoreRefundEntity refund, DateTimeOffset now)
     {
         refund.Stage = RefundStages.Sending;
         refund.SendStartedAt = now;
+        order.LastRefundSentAt = now;
+        order.LastRefundSentNo = refund.OutRefundNo;
     }
 
     /// <summary>CLOSE (one SDK's spelling) is CLOSED.</summary>

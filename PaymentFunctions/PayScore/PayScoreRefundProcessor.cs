@@ -49,6 +49,12 @@ public sealed class PayScoreRefundProcessor(PayScoreStore store, PayScoreRefundS
                     await scheduler.ScheduleAsync(check.OutOrderNo, check.OutRefundNo, check.Round, wait + TimeSpan.FromSeconds(1), cancellationToken);
                     return $"{name}: another sender holds it; looking again in {wait}";
                 case RefundStep.Send:
+                    if (PayScoreRefundLifecycle.SpacingWait(order, refund, clock.GetUtcNow()) is { } spacing)
+                    {
+                        await scheduler.ScheduleAsync(check.OutOrderNo, check.OutRefundNo, check.Round, spacing + TimeSpan.FromSeconds(1), cancellationToken);
+                        return $"{name}: another refund of the order was sent less than a minute ago; sending in {spacing}";
+                    }
+
                     if (!await TryClaimAsync(order, refund, "send", cancellationToken))
                     {
                         continue; // changed meanwhile: decide again on what is stored now
@@ -66,6 +72,12 @@ public sealed class PayScoreRefundProcessor(PayScoreStore store, PayScoreRefundS
                     catch (WeChatPayException ex) when (step == RefundStep.QueryFirst && ex.IsNotFound)
                     {
                         // WeChat never got the create: send it again, identical, under a fresh claim.
+                        if (PayScoreRefundLifecycle.SpacingWait(order, refund, clock.GetUtcNow()) is { } resendWait)
+                        {
+                            await scheduler.ScheduleAsync(check.OutOrderNo, check.OutRefundNo, check.Round, resendWait + TimeSpan.FromSeconds(1), cancellationToken);
+                            return $"{name}: not at WeChat Pay; another refund of the order was sent less than a minute ago; sending in {resendWait}";
+                        }
+
                         if (!await TryClaimAsync(order, refund, "resend", cancellationToken))
                         {
                             continue;
@@ -237,7 +249,7 @@ public sealed class PayScoreRefundProcessor(PayScoreStore store, PayScoreRefundS
     {
         var from = Describe(refund);
         var now = clock.GetUtcNow();
-        PayScoreRefundLifecycle.Claim(refund, now);
+        PayScoreRefundLifecycle.Claim(order, refund, now);
         refund.Version++;
         try
         {
