@@ -57,6 +57,7 @@ public static class ApplicationServices
         services.AddSingleton<PayScoreEnabledFilter>();
         services.AddSingleton<PayScoreStore>();
         services.AddSingleton<PayScoreProcessor>();
+        services.AddSingleton<PayScoreCheckScheduler>();
         services.AddSingleton<PayScoreRefundProcessor>();
         services.AddSingleton<PayScoreRefundScheduler>();
         services.AddSingleton<OrderStore>();
@@ -71,6 +72,7 @@ public static class ApplicationServices
         services.AddNotificationHandler<PyunCheckHandler>();
         services.AddNotificationHandler<PyunExpiryHandler>();
         services.AddNotificationHandler<PayScoreNotificationHandler>();
+        services.AddNotificationHandler<PayScoreCheckHandler>();
         services.AddNotificationHandler<PayScoreRefundCheckHandler>();
         services.AddNotificationHandler<WeChatRefundNotificationHandler>();
         services.AddSingleton<NotificationHandlers>();

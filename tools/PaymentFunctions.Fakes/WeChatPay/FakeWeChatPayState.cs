@@ -216,6 +216,24 @@ public sealed partial class FakeWeChatPayState : IDisposable
         return new FakeWeChatPayCallback(headers, body, plaintext);
     }
 
+    /// <summary>The user's action happens at WeChat, but its callback never reaches the merchant: only a query can tell.</summary>
+    public void MoveWithoutCallback(string outOrderNo, string eventType) => _ = BuildCallback(outOrderNo, eventType);
+
+    /// <summary>WeChat ends an order left CREATED for 30 days as EXPIRED; it sends no callback for that.</summary>
+    public void Expire(string outOrderNo)
+    {
+        lock (_gate)
+        {
+            var data = Find(outOrderNo).Data;
+            if (Text(data, "state") != PayScoreStates.Created)
+            {
+                throw new InvalidOperationException($"Order {outOrderNo} is {Text(data, "state")}; only a CREATED order expires.");
+            }
+
+            data["state"] = PayScoreStates.Expired;
+        }
+    }
+
     /// <summary>Builds the callback (moving the order) and POSTs it to <paramref name="notifyUrl"/>; returns our endpoint's status.</summary>
     public async Task<HttpStatusCode> SendCallbackAsync(string outOrderNo, string eventType, Uri notifyUrl, HttpClient http,
         CancellationToken cancellationToken = default)
