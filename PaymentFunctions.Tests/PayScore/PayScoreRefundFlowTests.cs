@@ -245,6 +245,27 @@ public sealed class PayScoreRefundFlowTests
     }
 
     [Fact]
+    public async Task Duplicate_send_messages_and_the_safety_net_create_the_refund_once()
+    {
+        await using var flow = await RefundFlowApp.StartAsync(recoveryDelay: "00:00:02");
+        var outOrderNo = await flow.App.PaidOrderAsync(300);
+        var outRefundNo = await flow.RefundAsync(outOrderNo);
+        var scheduler = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<PayScoreRefundScheduler>(flow.App.Services);
+        for (var i = 0; i < 3; i++)
+        {
+            await scheduler.ScheduleAsync(outOrderNo, outRefundNo, 0, null, CancellationToken.None); // redeliveries, handled in one batch
+        }
+
+        await flow.App.DrainQueueAsync();
+        await Task.Delay(2500); // the safety net shows up after the refund was sent
+        await flow.App.DrainQueueAsync();
+
+        Assert.Single(flow.Creates(outRefundNo));
+        Assert.Equal(1, flow.WeChat.RefundCreateCount(outRefundNo));
+        Assert.Equal(RefundStages.Sent, (await flow.App.StoredRefundAsync(outOrderNo, outRefundNo))!.Stage);
+    }
+
+    [Fact]
     public async Task A_crash_before_the_send_is_queued_is_recovered_by_the_safety_net()
     {
         await using var flow = await RefundFlowApp.StartAsync(recoveryDelay: "00:00:02");
