@@ -37,6 +37,7 @@ public static class ApplicationServices
         services.AddSingleton<IValidator<CompletePayScoreOrderRequest>, CompletePayScoreOrderValidator>();
         services.AddSingleton<IValidator<CancelPayScoreOrderRequest>, CancelPayScoreOrderValidator>();
         services.AddSingleton<IValidator<QueryPayScoreOrderRequest>, QueryPayScoreOrderValidator>();
+        services.AddSingleton<IValidator<CreatePayScoreRefundRequest>, CreatePayScoreRefundValidator>();
         services.AddSingleton<FunctionKeyFilter>();
 
         services.AddHttpClient<PyunClient>((sp, http) =>
@@ -57,6 +58,8 @@ public static class ApplicationServices
         services.AddSingleton<PayScoreStore>();
         services.AddSingleton<PayScoreProcessor>();
         services.AddSingleton<PayScoreCheckScheduler>();
+        services.AddSingleton<PayScoreRefundProcessor>();
+        services.AddSingleton<PayScoreRefundScheduler>();
         services.AddSingleton<OrderStore>();
         services.AddSingleton<NotificationQueue>();
         services.AddSingleton<PyunPaymentProcessor>();
@@ -71,6 +74,8 @@ public static class ApplicationServices
         services.AddNotificationHandler<PyunExpiryHandler>();
         services.AddNotificationHandler<PayScoreNotificationHandler>();
         services.AddNotificationHandler<PayScoreCheckHandler>();
+        services.AddNotificationHandler<PayScoreRefundCheckHandler>();
+        services.AddNotificationHandler<WeChatRefundNotificationHandler>();
         services.AddSingleton<NotificationHandlers>();
         services.AddScoped<NotificationProcessor>();
 
@@ -120,6 +125,7 @@ public static class ApplicationServices
         var payScoreBusiness = business.MapGroup("").RequirePayScore();
         payScoreBusiness.MapCreatePayScoreOrder();
         payScoreBusiness.MapCompleteCancelPayScoreOrder();
+        payScoreBusiness.MapPayScoreRefunds();
         return app;
     }
 
