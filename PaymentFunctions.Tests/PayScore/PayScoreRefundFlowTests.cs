@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using System.Net;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
@@ -106,6 +107,12 @@ public sealed class PayScoreRefundFlowTests
         var order = (await app.PayScoreOrderAsync(outOrderNo))!;
         Assert.Equal((0L, 100L), (order.RefundingAmount, order.RefundedAmount));
         Assert.Single(flow.Creates(outRefundNo));
+
+        // The order's own answer shows what went back.
+        using var http = app.CreateClient();
+        using var queried = await http.PostAsJsonAsync("/api/payscore/orders/query", new { outOrderNo });
+        var shown = System.Text.Json.JsonDocument.Parse(await queried.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal((100L, 0L), (shown.GetProperty("refundedAmount").GetInt64(), shown.GetProperty("refundingAmount").GetInt64()));
     }
 
     [Fact]

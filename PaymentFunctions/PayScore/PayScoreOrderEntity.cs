@@ -64,13 +64,16 @@ public sealed record PayScoreOrderView(
     long? TotalAmount,
     long? PaidAmount,
     string? TransactionId,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] PayScoreMiniProgramLaunch? OpenBusinessView)
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] PayScoreMiniProgramLaunch? OpenBusinessView,
+    long RefundedAmount = 0,
+    long RefundingAmount = 0)
 {
     public static PayScoreOrderView From(PayScoreOrderEntity e, bool withLaunch = false) => new(
         e.PartitionKey, e.State, NullIfEmpty(e.StateDescription), NullIfEmpty(e.CollectionState), PayScoreLifecycle.IsConfirmed(e),
         PayScoreLifecycle.IsPaid(e),
         e.TotalAmount, e.PaidAmount, e.TransactionId,
-        withLaunch && e.Package is { Length: > 0 } package ? PayScoreMiniProgramLaunch.FromPackage(package) : null);
+        withLaunch && e.Package is { Length: > 0 } package ? PayScoreMiniProgramLaunch.FromPackage(package) : null,
+        e.RefundedAmount, e.RefundingAmount);
 
     private static string? NullIfEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s;
 }
