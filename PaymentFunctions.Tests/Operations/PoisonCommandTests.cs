@@ -150,6 +150,38 @@ public sealed class PoisonCommandTests : IAsyncLifetime
         Assert.StartsWith("poison: no message '0b2f7c1e-0000-4000-8000-000000000000'", error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Past_the_first_32_list_says_so_and_replay_still_finds_the_message_and_gives_the_others_back()
+    {
+        var ids = new List<string>();
+        for (var i = 0; i < 40; i++)
+        {
+            ids.Add((await _app.Storage.Poison.SendMessageAsync($$"""{"v":1,"kind":"pyun.nonesuch","n":{{i}}}""")).Value.MessageId);
+        }
+
+        var (code, output, _) = await RunAsync("list");
+
+        Assert.Equal(0, code);
+        Assert.Contains("holds 40 message(s) (approximate); the first 32 shown (a peek returns at most 32)", output, StringComparison.Ordinal);
+        Assert.Equal(33, output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+
+        (code, _, var error) = await RunAsync("show", ids[^1]);
+
+        Assert.Equal(2, code);
+        Assert.Contains("Only the first 32 messages of", error, StringComparison.Ordinal);
+
+        (code, output, _) = await RunAsync("replay", ids[^1]);
+
+        Assert.Equal(0, code);
+        Assert.Contains($"Replayed {ids[^1]}", output, StringComparison.Ordinal);
+        Assert.Equal(1, await _app.QueueLengthAsync());
+        var properties = await _app.Storage.Poison.GetPropertiesAsync();
+        Assert.Equal(39, properties.Value.ApproximateMessagesCount);
+        var visible = await PeekPoisonAsync(); // the 39 the search received were given back at once, not after its lease
+        Assert.Equal(32, visible.Length);
+        Assert.All(visible, m => Assert.Contains(m.MessageId, ids[..^1]));
+    }
+
     [Theory]
     [InlineData(new string[0], "Required command was not provided")]
     [InlineData(new[] { "purge" }, "Unrecognized command or argument 'purge'")]

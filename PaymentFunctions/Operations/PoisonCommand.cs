@@ -118,9 +118,10 @@ public static class PoisonCommand
             await error.WriteLineAsync("poison: cancelled.");
             return Error;
         }
-        catch (Exception ex) when (ex is Azure.RequestFailedException or AggregateException or HttpRequestException or Azure.Identity.AuthenticationFailedException or Azure.Identity.CredentialUnavailableException)
+        catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            // The first line only: the SDK appends headers and content, and no stack trace belongs in an operator's terminal.
+            // Storage or sign-in failures, mostly. The first line only: the SDK appends headers and content, and no stack
+            // trace belongs in an operator's terminal.
             await error.WriteLineAsync($"poison: storage failed: {FirstLine(ex.Message)}");
             return Error;
         }

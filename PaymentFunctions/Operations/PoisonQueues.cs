@@ -120,23 +120,18 @@ public sealed class PoisonQueues(QueueServiceClient rawQueues, IReadOnlyList<Poi
             {
                 QueueMessage[] page = await poison.ReceiveMessagesAsync(PageSize, SearchLease, cancellationToken);
                 var fresh = page.Where(m => seen.Add(m.MessageId)).ToList();
+                var match = fresh.FirstOrDefault(m => m.MessageId == messageId);
+                others.AddRange(page.Where(m => m != match));
+                if (match is not null)
+                {
+                    await MoveAsync(pair, poison, match, cancellationToken);
+                    return true;
+                }
+
                 if (fresh.Count == 0)
                 {
-                    others.AddRange(page);
                     return false;
                 }
-
-                foreach (var message in fresh)
-                {
-                    if (message.MessageId == messageId)
-                    {
-                        await MoveAsync(pair, poison, message, cancellationToken);
-                        others.AddRange(page.Where(m => m.MessageId != messageId));
-                        return true;
-                    }
-                }
-
-                others.AddRange(page);
             }
         }
         finally
@@ -161,15 +156,16 @@ public sealed class PoisonQueues(QueueServiceClient rawQueues, IReadOnlyList<Poi
         // The service's clock, not ours: insertion times are the service's too.
         var properties = await poison.GetPropertiesAsync(cancellationToken);
         var startedAt = properties.GetRawResponse().Headers.Date ?? DateTimeOffset.UtcNow;
-        var later = new List<QueueMessage>();
+        // Received but not (yet) moved: given back at the end, also when a move fails.
+        var unmoved = new List<QueueMessage>();
         var replayed = 0;
         try
         {
             while (true)
             {
                 QueueMessage[] page = await poison.ReceiveMessagesAsync(PageSize, SearchLease, cancellationToken);
+                unmoved.AddRange(page);
                 var due = page.Where(m => m.InsertedOn is not { } inserted || inserted <= startedAt).ToList();
-                later.AddRange(page.Except(due));
                 if (due.Count == 0)
                 {
                     return replayed;
@@ -178,13 +174,14 @@ public sealed class PoisonQueues(QueueServiceClient rawQueues, IReadOnlyList<Poi
                 foreach (var message in due)
                 {
                     await MoveAsync(pair, poison, message, cancellationToken);
+                    unmoved.Remove(message);
                     replayed++;
                 }
             }
         }
         finally
         {
-            await ReleaseAsync(poison, later);
+            await ReleaseAsync(poison, unmoved);
         }
     }
 
