@@ -1,5 +1,18 @@
 using Microsoft.Extensions.Options;
 using PaymentFunctions;
+using PaymentFunctions.Operations;
+
+// An operator's command of the app itself (docs/operations.md); anything else starts the app.
+if (args.Length > 0 && args[0] == PoisonCommand.Name)
+{
+    using var cancel = new CancellationTokenSource();
+    Console.CancelKeyPress += (_, e) =>
+    {
+        e.Cancel = true;
+        cancel.Cancel();
+    };
+    return await PoisonCommand.RunAsync(args[1..], PoisonCommand.LoadConfiguration(), Console.Out, Console.Error, cancel.Token);
+}
 
 try
 {
