@@ -47,6 +47,12 @@ public sealed partial record PyunRefund(
 /// <summary>Queues refund rounds: immediately, or invisible for a delay (the safety net, the next query).</summary>
 public sealed class PyunRefundScheduler(NotificationQueue queue, TimeProvider clock)
 {
+    /// <summary>
+    /// Tests only: runs after a refund was stored, just before its immediate send is queued, so a test can cut storage
+    /// at exactly that point (the crash the safety net is for). Null in the app.
+    /// </summary>
+    internal Func<Task>? BeforeSendNow { get; set; }
+
     public Task ScheduleAsync(string orderId, string refundNo, int round, TimeSpan? delay, CancellationToken cancellationToken) =>
         queue.EnqueueAsync(NotificationEnvelope.For(new PyunRefund(orderId, refundNo, round), clock.GetUtcNow()), delay, cancellationToken);
 
@@ -60,6 +66,11 @@ public sealed class PyunRefundScheduler(NotificationQueue queue, TimeProvider cl
         {
             try
             {
+                if (BeforeSendNow is { } beforeSend)
+                {
+                    await beforeSend();
+                }
+
                 await ScheduleAsync(orderId, refundNo, 0, null, cancellationToken);
             }
             catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
