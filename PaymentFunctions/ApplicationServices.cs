@@ -57,18 +57,22 @@ public static class ApplicationServices
         services.AddSingleton<PayScoreEnabledFilter>();
         services.AddSingleton<PayScoreStore>();
         services.AddSingleton<PayScoreProcessor>();
+        services.AddSingleton<PayScoreCheckScheduler>();
         services.AddSingleton<OrderStore>();
         services.AddSingleton<NotificationQueue>();
         services.AddSingleton<PyunPaymentProcessor>();
         services.AddTransient<PyunAttemptQuery>();
         services.AddSingleton<PyunCheckScheduler>();
         services.AddSingleton<PyunRefundScheduler>();
+        services.AddSingleton<PyunExpiryScheduler>();
         services.AddSingleton<OrphanStore>();
         // One line per notification kind: its handler (and typed record) is all a new kind needs.
         services.AddNotificationHandler<PyunTradeNotificationHandler>();
         services.AddNotificationHandler<PyunCheckHandler>();
         services.AddNotificationHandler<PyunRefundHandler>();
+        services.AddNotificationHandler<PyunExpiryHandler>();
         services.AddNotificationHandler<PayScoreNotificationHandler>();
+        services.AddNotificationHandler<PayScoreCheckHandler>();
         services.AddSingleton<NotificationHandlers>();
         services.AddScoped<NotificationProcessor>();
 

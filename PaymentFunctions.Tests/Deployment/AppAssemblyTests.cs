@@ -13,7 +13,7 @@ public sealed class AppAssemblyTests
 {
     public static TheoryData<Type, string> TestOnlyMembers => new()
     {
-        { typeof(PyunSignature), "SignJson" },
+        { typeof(PyunSignature), "VerifyJson" },
         { typeof(WeChatPayAesGcm), "Encrypt" },
         { typeof(WeChatPaySignature), "TryParseAuthorization" },
         { typeof(WeChatPaySignatureHeaders), "SignatureTypeHeader" },

@@ -103,7 +103,7 @@ public sealed class StorageRequestTests(PaymentApp app) : IClassFixture<PaymentA
         var duplicateIntake = await PerOrderAsync(counter, NotifyAllAsync);
         var duplicateProcessing = await PerOrderAsync(counter, ProcessAllAsync);
 
-        Assert.Equal(2, create);            // index row + order row
+        Assert.Equal(3, create);            // index row + order row + the final check's send
         Assert.Equal(4, prepare);           // order read + attempt claim + pay_id (with the ETag the claim left; no re-read) + the scheduled check's send
         Assert.Equal(1, intake);            // one send
         Assert.Equal(3.1, processing, 3);   // order read + transaction + delete, and the batch's one receive

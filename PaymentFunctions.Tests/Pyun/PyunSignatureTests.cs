@@ -41,6 +41,12 @@ public sealed class PyunSignatureTests
     {
         const string body = "{\"reason\":\"接口测试退款\",\"pay_serial\":\"20220721102644066066610031\",\"app_id\":\"op00961963581daa7\",\"value\":\"1\"}";
         Assert.Equal("55D9BC675B3B042A015895FA9F9D037B", PyunSignature.SignJson(body, "6409292d66625a2a0912acfc61ed956c"));
+        // The client signs the bytes it sends: the same bytes give the same sign, one byte more does not.
+        var bytes = System.Text.Encoding.UTF8.GetBytes(body);
+        Assert.Equal("55D9BC675B3B042A015895FA9F9D037B", PyunSignature.SignJson(bytes, "6409292d66625a2a0912acfc61ed956c"));
+        Assert.NotEqual("55D9BC675B3B042A015895FA9F9D037B", PyunSignature.SignJson([.. bytes, (byte)' '], "6409292d66625a2a0912acfc61ed956c"));
+        // The same text with Chinese escaped (System.Text.Json's default) is another body with another sign.
+        Assert.NotEqual("55D9BC675B3B042A015895FA9F9D037B", PyunSignature.SignJson(body.Replace("接口测试退款", "\\u63a5\\u53e3\\u6d4b\\u8bd5\\u9000\\u6b3e", StringComparison.Ordinal), "6409292d66625a2a0912acfc61ed956c"));
     }
 
     [Fact]

@@ -38,10 +38,18 @@ public sealed class WeChatPayOptionsValidatorTests
         ["notify missing"] = ("WeChatPay:NotifyUrl", o => o.NotifyUrl = ""),
         ["notify http"] = ("WeChatPay:NotifyUrl", o => o.NotifyUrl = "http://example.com/notify"),
         ["notify query"] = ("WeChatPay:NotifyUrl", o => o.NotifyUrl = "https://example.com/notify?x=1"),
+        ["refund notify http"] = ("WeChatPay:RefundNotifyUrl", o => o.RefundNotifyUrl = "http://example.com/notify"),
+        ["refund notify query"] = ("WeChatPay:RefundNotifyUrl", o => o.RefundNotifyUrl = "https://example.com/notify?x=1"),
+        ["refund notify relative"] = ("WeChatPay:RefundNotifyUrl", o => o.RefundNotifyUrl = "/api/notify/wechatpay"),
         ["base url"] = ("WeChatPay:BaseUrl", o => o.BaseUrl = "api.mch.weixin.qq.com"),
         ["base url http"] = ("WeChatPay:BaseUrl", o => o.BaseUrl = "http://api.mch.weixin.qq.com"),
         ["base url http to a look-alike"] = ("WeChatPay:BaseUrl", o => o.BaseUrl = "http://127.0.0.1.nip.io/"),
         ["timeout"] = ("WeChatPay:RequestTimeout", o => o.RequestTimeout = TimeSpan.Zero),
+        ["unconfirmed lifetime"] = ("WeChatPay:UnconfirmedLifetime", o => o.UnconfirmedLifetime = TimeSpan.Zero),
+        ["check backoff zero"] = ("WeChatPay:CheckBackoff", o => o.CheckBackoff = TimeSpan.Zero),
+        ["check backoff past the queue's limit"] = ("WeChatPay:CheckBackoff", o => o.CheckBackoff = TimeSpan.FromDays(7)),
+        ["check rounds zero"] = ("WeChatPay:CheckMaxRounds", o => o.CheckMaxRounds = 0),
+        ["check rounds too many"] = ("WeChatPay:CheckMaxRounds", o => o.CheckMaxRounds = WeChatPayOptions.MaxCheckRounds + 1),
     };
 
     public static TheoryData<string> CaseNames => [.. Cases.Keys];
@@ -58,7 +66,15 @@ public sealed class WeChatPayOptionsValidatorTests
             o.SubMchId = "1230000109";
             o.SubAppId = "wx8888888888888888";
             o.NotifyUrl = "http://127.0.0.1:7071/api/notify/wechatpay";
+            o.RefundNotifyUrl = "https://example.com/refund/notify";
         })).Succeeded);
+    }
+
+    [Fact]
+    public void The_refund_notify_url_defaults_to_the_notify_url()
+    {
+        Assert.Equal(NotifyUrl, Options().EffectiveRefundNotifyUrl);
+        Assert.Equal("https://example.com/refund/notify", Options(o => o.RefundNotifyUrl = "https://example.com/refund/notify").EffectiveRefundNotifyUrl);
     }
 
     [Fact]
@@ -131,6 +147,9 @@ public sealed class WeChatPayOptionsValidatorTests
             [$"WeChatPay:PublicKeys:{PublicKeyId}"] = WeChatPayPublicPem,
             ["WeChatPay:NotifyUrl"] = NotifyUrl,
             ["WeChatPay:RequestTimeout"] = "00:00:07",
+            ["WeChatPay:UnconfirmedLifetime"] = "00:00:03",
+            ["WeChatPay:CheckBackoff"] = "00:00:00.500",
+            ["WeChatPay:CheckMaxRounds"] = "4",
         }).Build());
         services.AddLogging();
         services.AddWeChatPay();
@@ -140,6 +159,9 @@ public sealed class WeChatPayOptionsValidatorTests
 
         Assert.True(options.IsPartner);
         Assert.Equal(TimeSpan.FromSeconds(7), options.RequestTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(3), options.UnconfirmedLifetime);
+        Assert.Equal(TimeSpan.FromMilliseconds(500), options.CheckBackoff);
+        Assert.Equal(4, options.CheckMaxRounds);
         Assert.Equal(WeChatPayOptions.DefaultBaseUrl, options.BaseUrl);
         Assert.NotNull(provider.GetRequiredService<WeChatPayClient>());
         Assert.True(provider.GetRequiredService<WeChatPayKeyRing>().TryGetVerificationKey(PublicKeyId, out _));

@@ -97,7 +97,7 @@ public static class CreateOrderEndpoint
 
     internal static async Task<Results<Created<OrderView>, Ok<OrderView>, ProblemHttpResult>> HandleAsync(
         HttpRequest http, IValidator<CreateOrderRequest> validator, OrderStore store, IOptions<OrdersOptions> options,
-        TimeProvider clock, ILoggerFactory loggers, CancellationToken cancellationToken)
+        PyunExpiryScheduler expiries, TimeProvider clock, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         var (request, problem) = await RequestBody.ReadJsonAsync<CreateOrderRequest>(http, cancellationToken);
         if (problem is not null)
@@ -139,6 +139,14 @@ public static class CreateOrderEndpoint
         // A fresh index row names a fresh id with no order row yet; a repeat may find one, or heal a crash.
         var order = (created ? null : await store.GetOrderAsync(index.OrderId, cancellationToken))
                     ?? await AddOrderRowAsync(store, index, accepted, options.Value, cancellationToken);
+        if (OrderLifecycle.IsUnpaid(order))
+        {
+            // Every unpaid order gets its final check, also on a repeat (which may follow a failure here): a duplicate
+            // check is harmless, a missing one would leave the order unpaid in storage forever. A failure answers 503 and
+            // the repeat schedules it.
+            await expiries.ScheduleAsync(order, cancellationToken);
+        }
+
         var view = OrderView.From(order, now);
         if (created)
         {

@@ -3,7 +3,10 @@ using Azure.Data.Tables;
 
 namespace PaymentFunctions.Orders;
 
-/// <summary>Stored order states. <c>Expired</c> is never stored: it is read off the clock (see <see cref="OrderView"/>).</summary>
+/// <summary>
+/// Order states. <c>Expired</c> is stored by the order's final check (kind <c>pyun.expire</c>) and read off the clock
+/// until then (see <see cref="OrderLifecycle.EffectiveStatus"/>).
+/// </summary>
 public enum OrderStatus
 {
     Created,

@@ -65,7 +65,10 @@ public static class OrderLifecycle
     /// <summary>New attempts that need no spacing: enough for a user who cancels, fails or switches account a few times.</summary>
     public const int FreeAttempts = 10;
 
-    /// <summary>An unpaid order past its expiry reads as Expired; the stored row keeps its last real state.</summary>
+    /// <summary>
+    /// An unpaid order past its expiry reads as Expired, also in the moments before its final check stores it so
+    /// (<see cref="Expire"/>).
+    /// </summary>
     public static OrderStatus EffectiveStatus(OrderEntity order, DateTimeOffset now) =>
         order.StatusValue is OrderStatus.Created or OrderStatus.Pending or OrderStatus.Failed && now >= order.ExpiresAt
             ? OrderStatus.Expired
@@ -238,6 +241,44 @@ public static class OrderLifecycle
     private static TimeSpan Clamp(TimeSpan delay) =>
         delay < TimeSpan.Zero ? TimeSpan.Zero : delay > MaxCheckDelay ? MaxCheckDelay : delay;
 
+    /// <summary>Unpaid states: the ones an order leaves for Expired when its time is up.</summary>
+    public static bool IsUnpaid(OrderEntity order) => order.StatusValue is OrderStatus.Created or OrderStatus.Pending or OrderStatus.Failed;
+
+    /// <summary>
+    /// How long the final check of an order waits from <paramref name="now"/>: until <paramref name="grace"/> after the
+    /// order expires, at most <see cref="MaxCheckDelay"/> at a time (a longer wait is chained: the check that wakes
+    /// early schedules itself again). Null when the order is no longer unpaid, or the final check is due now.
+    /// </summary>
+    public static TimeSpan? ExpiryCheckWait(OrderEntity order, DateTimeOffset now, TimeSpan grace) =>
+        IsUnpaid(order) && order.ExpiresAt + grace - now is var wait && wait > TimeSpan.Zero ? Clamp(wait) : null;
+
+    /// <summary>
+    /// The attempts the final check asks P云 about: those no P云 result has decided (paid or failed), newest first,
+    /// at most <paramref name="limit"/>; older ones are settled by their own scheduled checks.
+    /// </summary>
+    public static IEnumerable<int> UndecidedAttempts(OrderEntity order, int limit) =>
+        Enumerable.Range(1, order.AttemptCount).Reverse()
+            .Where(n => order.AttemptResult(n) is not (AttemptStates.Paid or AttemptStates.Failed))
+            .Take(limit);
+
+    /// <summary>
+    /// The final check found no payment: an unpaid order past its expiry is stored Expired, so everything reading the
+    /// row sees the state GET shows. A payment heard of later still counts by its trade time (<see cref="Apply"/>):
+    /// made in time, the order is Paid; made late, PaidAfterClose. Null when the order is not (or no longer) to expire.
+    /// </summary>
+    public static Transition? Expire(OrderEntity order, DateTimeOffset now)
+    {
+        if (!IsUnpaid(order) || now < order.ExpiresAt)
+        {
+            return null;
+        }
+
+        var from = order.StatusValue;
+        order.StatusValue = OrderStatus.Expired;
+        order.UpdatedAt = now;
+        return new(from, OrderStatus.Expired, false, "expired: no payment by expiresAt");
+    }
+
     /// <summary>Applies one P云 trade result to the order and attempt rows (see the class summary).</summary>
     public static Transition Apply(OrderEntity order, AttemptEntity attempt, PyunTradeResult result, DateTimeOffset now)
     {
@@ -349,7 +390,8 @@ public static class OrderLifecycle
             return new(from, OrderStatus.PaidAfterClose, true, "paid after close");
         }
 
-        // From Created, Pending, Failed, or AmountMismatch (whose wrong payment stays flagged for refund).
+        // From Created, Pending, Failed, Expired (a payment made in time that we heard of after the final check), or
+        // AmountMismatch (whose wrong payment stays flagged for refund).
         order.StatusValue = OrderStatus.Paid;
         RecordPayment(order, result, now);
         return new(from, OrderStatus.Paid, true, "paid");

@@ -98,6 +98,8 @@ public static class CompleteCancelPayScoreOrderEndpoints
 
         var applied = await processor.ApplyAsync(PayScoreObservation.AfterComplete(answer, outOrderNo, wechat.TotalAmount),
             "wechatpay.complete", null, clock.GetUtcNow(), cancellationToken);
+        // The checks that end it DONE if the USER_PAID callback never arrives; failing to schedule them fails nothing.
+        await context.RequestServices.GetRequiredService<PayScoreCheckScheduler>().TryScheduleFirstAsync(applied.Order, cancellationToken);
         return TypedResults.Ok(PayScoreOrderView.From(applied.Order));
     }
 

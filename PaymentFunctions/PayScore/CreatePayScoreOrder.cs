@@ -99,6 +99,8 @@ public static class CreatePayScoreOrderEndpoint
         }
 
         logger.LogInformation("Pay Score order {OutOrderNo} created at WeChat Pay as {OrderId}", outOrderNo, LogValue.Safe(created.OrderId));
+        // The check that ends it EXPIRED (or confirmed) if no callback ever does; failing to schedule it fails nothing.
+        await context.RequestServices.GetRequiredService<PayScoreCheckScheduler>().TryScheduleFirstAsync(recorded, cancellationToken);
         return TypedResults.Created($"/api/payscore/orders/{Uri.EscapeDataString(outOrderNo)}", PayScoreOrderView.From(recorded, withLaunch: true));
     }
 

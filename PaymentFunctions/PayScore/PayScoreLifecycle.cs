@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using PaymentFunctions.Orders;
 using PaymentFunctions.WeChatPay;
 
 namespace PaymentFunctions.PayScore;
@@ -40,6 +41,49 @@ public static class PayScoreLifecycle
     /// <summary>A poll by our own number may ask WeChat: the order is not final and nobody asked within the interval.</summary>
     public static bool MayQuery(PayScoreOrderEntity e, DateTimeOffset now, TimeSpan interval) =>
         !IsFinal(e) && !(e.LastQueryAt is { } last && now - last < interval);
+
+    /// <summary>
+    /// What a scheduled check of the order waits for (<see cref="PayScoreCheckStage"/>): CREATED ends by the user's
+    /// confirmation or by WeChat expiring it, DOING/MCH_COMPLETE by the deduction. Null for the states nothing ends by
+    /// itself (DOING/USER_CONFIRM waits for the merchant's complete or cancel) and for final ones.
+    /// </summary>
+    public static PayScoreCheckStage? CheckStage(PayScoreOrderEntity e) => (e.State, e.StateDescription) switch
+    {
+        (PayScoreStates.Created, _) => PayScoreCheckStage.Unconfirmed,
+        (PayScoreStates.Doing, PayScoreStates.MchComplete) => PayScoreCheckStage.Collecting,
+        _ => null,
+    };
+
+    /// <summary>A check scheduled for <paramref name="stage"/> still has anything to learn: the order exists and is still in that stage.</summary>
+    public static bool NeedsCheck([NotNullWhen(true)] PayScoreOrderEntity? e, PayScoreCheckStage stage) => e is { IsCreated: true } && CheckStage(e) == stage;
+
+    /// <summary>
+    /// When the first check of <paramref name="stage"/> runs: an unconfirmed order when WeChat would expire it
+    /// (<paramref name="unconfirmedLifetime"/> after it was created), a completed one <paramref name="backoff"/> after
+    /// the complete. Never negative, never past <see cref="OrderLifecycle.MaxCheckDelay"/>: a longer wait is chained
+    /// (<see cref="WaitBeforeCheck"/>).
+    /// </summary>
+    public static TimeSpan FirstCheckDelay(PayScoreCheckStage stage, DateTimeOffset createdAt, DateTimeOffset now, TimeSpan unconfirmedLifetime, TimeSpan backoff) =>
+        Clamp(stage == PayScoreCheckStage.Unconfirmed ? createdAt + unconfirmedLifetime - now : backoff);
+
+    /// <summary>
+    /// A check that shows up before its stage is due waits again instead of asking WeChat: the rest of an unconfirmed
+    /// order's lifetime, at most <see cref="OrderLifecycle.MaxCheckDelay"/> per hop (a queue message is invisible for
+    /// 7 days at most). Null when the check is due (a collecting order always is).
+    /// </summary>
+    public static TimeSpan? WaitBeforeCheck(PayScoreOrderEntity e, PayScoreCheckStage stage, DateTimeOffset now, TimeSpan unconfirmedLifetime) =>
+        stage == PayScoreCheckStage.Unconfirmed && e.CreatedAt + unconfirmedLifetime - now is var left && left > TimeSpan.Zero ? Clamp(left) : null;
+
+    /// <summary>
+    /// After check <paramref name="round"/> (1-based) left the order still in its stage: the delay before the next,
+    /// <paramref name="backoff"/> × 2^round (capped at <see cref="OrderLifecycle.MaxCheckDelay"/>), or null once
+    /// <paramref name="maxRounds"/> checks were made or the order left the stage (<paramref name="stillNeeded"/> false).
+    /// </summary>
+    public static TimeSpan? NextCheckDelay(bool stillNeeded, int round, int maxRounds, TimeSpan backoff) =>
+        OrderLifecycle.NextCheckDelay(stillNeeded, round, maxRounds, backoff);
+
+    private static TimeSpan Clamp(TimeSpan delay) =>
+        delay < TimeSpan.Zero ? TimeSpan.Zero : delay > OrderLifecycle.MaxCheckDelay ? OrderLifecycle.MaxCheckDelay : delay;
 
     /// <summary>Only a confirmed order that is not yet completed (DOING/USER_CONFIRM) can be completed.</summary>
     public static bool CanComplete(PayScoreOrderEntity e, [NotNullWhen(false)] out string? problem)
@@ -113,4 +157,14 @@ public static class PayScoreLifecycle
     /// <summary>The row's state as the timeline shows it, e.g. <c>DOING/MCH_COMPLETE/USER_PAYING</c>.</summary>
     public static string Describe(PayScoreOrderEntity e) =>
         string.Join('/', new[] { e.State, e.StateDescription, e.CollectionState }.Where(s => !string.IsNullOrEmpty(s)));
+}
+
+/// <summary>What a scheduled check of a Pay Score order waits for; each stage has its own chain of checks.</summary>
+public enum PayScoreCheckStage
+{
+    /// <summary>CREATED: the user confirms, or WeChat expires the order (EXPIRED after its lifetime unconfirmed).</summary>
+    Unconfirmed,
+
+    /// <summary>DOING/MCH_COMPLETE, collection USER_PAYING: the deduction succeeds (DONE/USER_PAID).</summary>
+    Collecting,
 }

@@ -14,6 +14,16 @@ public sealed class PyunOptions
     public string Merchant { get; set; } = "";
     public string NotifyUrl { get; set; } = "";
 
+    /// <summary>
+    /// Path of refund create (POST, JSON) and refund query (GET), on <see cref="BaseUrl"/>. P云 开放平台's refund pages
+    /// disagree: their headings say <c>/gate/1.0/payment/trade/refund</c> (the default), while their sample code and
+    /// sample error (<c>"path":"POST /gate/1.0/payment/refund/create"</c>) use <c>/gate/1.0/payment/refund/create</c>.
+    /// Ask P云 which one to use; set this to the other if the default is refused.
+    /// </summary>
+    public string RefundPath { get; set; } = DefaultRefundPath;
+
+    public const string DefaultRefundPath = "/gate/1.0/payment/trade/refund";
+
     /// <summary>How long one prepared attempt (one pay_order / pay_id) stays payable; P云's own default is 3 minutes.</summary>
     public TimeSpan AttemptLifetime { get; set; } = TimeSpan.FromMinutes(5);
 
@@ -55,6 +65,11 @@ internal sealed class PyunOptionsValidator : IValidateOptions<PyunOptions>
         Signable(errors, "Pyun:AppId", o.AppId);
         Signable(errors, "Pyun:Merchant", o.Merchant);
         Signable(errors, "Pyun:NotifyUrl", o.NotifyUrl);
+        if (!IsGatewayPath(o.RefundPath))
+        {
+            errors.Add($"Setting 'Pyun:RefundPath' is malformed: expected a path on Pyun:BaseUrl such as {PyunOptions.DefaultRefundPath}.");
+        }
+
         Positive(errors, "Pyun:AttemptLifetime", o.AttemptLifetime);
         Positive(errors, "Pyun:QueryInterval", o.QueryInterval);
         Positive(errors, "Pyun:RequestTimeout", o.RequestTimeout);
@@ -94,6 +109,14 @@ internal sealed class PyunOptionsValidator : IValidateOptions<PyunOptions>
             errors.Add($"Setting '{key}' is malformed: expected https (http is allowed for loopback addresses only).");
         }
     }
+
+    /// <summary>
+    /// An absolute path and nothing else: "//host/…" would be read as another host, and a query or fragment
+    /// would be mixed into the signed query string of refund query.
+    /// </summary>
+    private static bool IsGatewayPath(string? path) =>
+        path is { Length: > 1 } && path[0] == '/' && path[1] != '/' &&
+        path.All(c => char.IsAsciiLetterOrDigit(c) || c is '/' or '-' or '_' or '.' or '~');
 
     private static void Signable(List<string> errors, string key, string value)
     {

@@ -25,8 +25,8 @@ public sealed record WeChatPayNotification
 }
 
 /// <summary>
-/// A verified and decrypted callback, or the reason it was refused. On success <see cref="Notification"/>,
-/// <see cref="ResourceJson"/> and <see cref="ServiceOrder"/> are set.
+/// A verified and decrypted callback, or the reason it was refused. On success <see cref="Notification"/> and <see cref="ResourceJson"/>
+/// are set, and either <see cref="RefundNotice"/> (<see cref="IsRefund"/>: REFUND.* events) or <see cref="ServiceOrder"/> (every other event).
 /// </summary>
 public sealed record WeChatPayCallbackResult(WeChatPayRejection Rejection, string Message)
 {
@@ -35,8 +35,14 @@ public sealed record WeChatPayCallbackResult(WeChatPayRejection Rejection, strin
     /// <summary>The decrypted resource exactly as WeChat Pay sent it.</summary>
     public string? ResourceJson { get; init; }
 
-    /// <summary>The decrypted resource read as a Pay Score service order.</summary>
+    /// <summary>The decrypted resource read as a Pay Score service order (null for refund callbacks).</summary>
     public PayScoreServiceOrder? ServiceOrder { get; init; }
+
+    /// <summary>The event is REFUND.* (or the resource's <c>original_type</c> is <c>refund</c>).</summary>
+    public bool IsRefund { get; init; }
+
+    /// <summary>The decrypted resource of a refund callback, its <c>refund_status</c> normalized (SUCCESS, CLOSED or ABNORMAL).</summary>
+    public WeChatRefundNotice? RefundNotice { get; init; }
 
     public bool IsValid => Rejection == WeChatPayRejection.None;
 }
@@ -89,27 +95,43 @@ public sealed class WeChatPayCallbackVerifier(WeChatPaySignatureVerifier signatu
             };
         }
 
-        PayScoreServiceOrder? order;
         string json;
         try
         {
             json = new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(plaintext);
+        }
+        catch (ArgumentException)
+        {
+            return Malformed(notification, "the decrypted resource is not UTF-8 JSON");
+        }
+
+        if (RefundStates.IsRefundEvent(notification.EventType, resource.OriginalType))
+        {
+            // Refund resources are flat; no Pay Score order fields. associated_data may be "refund" or "": decryption used what arrived.
+            return WeChatRefundNotice.TryParse(json, out var notice, out var error)
+                ? new WeChatPayCallbackResult(WeChatPayRejection.None, "verified and decrypted")
+                {
+                    Notification = notification,
+                    ResourceJson = json,
+                    IsRefund = true,
+                    RefundNotice = notice,
+                }
+                : Malformed(notification, error!);
+        }
+
+        PayScoreServiceOrder? order;
+        try
+        {
             order = JsonSerializer.Deserialize<PayScoreServiceOrder>(plaintext, WeChatPayJson.Options);
         }
-        catch (Exception ex) when (ex is JsonException or ArgumentException)
+        catch (JsonException)
         {
-            return new WeChatPayCallbackResult(WeChatPayRejection.MalformedResource, "the decrypted resource is not a JSON object")
-            {
-                Notification = notification,
-            };
+            order = null;
         }
 
         if (order is null)
         {
-            return new WeChatPayCallbackResult(WeChatPayRejection.MalformedResource, "the decrypted resource is not a JSON object")
-            {
-                Notification = notification,
-            };
+            return Malformed(notification, "the decrypted resource is not a JSON object");
         }
 
         return new WeChatPayCallbackResult(WeChatPayRejection.None, "verified and decrypted")
@@ -119,4 +141,7 @@ public sealed class WeChatPayCallbackVerifier(WeChatPaySignatureVerifier signatu
             ServiceOrder = order,
         };
     }
+
+    private static WeChatPayCallbackResult Malformed(WeChatPayNotification notification, string message) =>
+        new(WeChatPayRejection.MalformedResource, message) { Notification = notification };
 }

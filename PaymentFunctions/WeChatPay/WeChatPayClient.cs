@@ -12,7 +12,7 @@ namespace PaymentFunctions.WeChatPay;
 /// <see cref="WeChatMessage"/> and <see cref="RequestId"/> are WeChat's, for logs and support; no secret is ever included.
 /// </summary>
 public sealed class WeChatPayException(string message, HttpStatusCode? statusCode = null, string? code = null, string? weChatMessage = null,
-    string? requestId = null, WeChatPayRejection signatureRejection = WeChatPayRejection.None, Exception? inner = null)
+    string? requestId = null, WeChatPayRejection signatureRejection = WeChatPayRejection.None, Exception? inner = null, bool outcomeUnknown = false)
     : Exception(message, inner)
 {
     public HttpStatusCode? StatusCode { get; } = statusCode;
@@ -28,9 +28,24 @@ public sealed class WeChatPayException(string message, HttpStatusCode? statusCod
     /// <summary>Set when a 2xx answer failed signature verification.</summary>
     public WeChatPayRejection SignatureRejection { get; } = signatureRejection;
 
-    /// <summary>Worth retrying later with the same parameters: no answer, 429, or 5xx.</summary>
-    public bool IsTransient => (StatusCode is null && SignatureRejection == WeChatPayRejection.None)
-        || StatusCode == HttpStatusCode.TooManyRequests || (int?)StatusCode >= 500;
+    /// <summary>
+    /// WeChat may have acted on the request, but its answer could not be trusted or read (a 2xx that failed verification, did not parse, or
+    /// named another refund). Set only where acting twice would matter (refund create and query); it makes <see cref="IsTransient"/> true.
+    /// </summary>
+    public bool OutcomeUnknown { get; } = outcomeUnknown;
+
+    /// <summary>
+    /// Worth retrying later with the same parameters (for a refund: query first, the refund may exist). See <see cref="WeChatPayErrors.Classify"/>:
+    /// keyed on WeChat's <c>code</c>, with the HTTP status as fallback (no answer, 429, 5xx).
+    /// </summary>
+    public bool IsTransient => OutcomeUnknown || WeChatPayErrors.Classify(StatusCode, Code, SignatureRejection) == WeChatPayErrorKind.Retryable;
+
+    /// <summary>WeChat answered a definite refusal: resending the same request cannot succeed, and nothing was done (e.g. NOT_ENOUGH, INVALID_REQUEST).</summary>
+    public bool IsFinalRefusal => !OutcomeUnknown && WeChatPayErrors.Classify(StatusCode, Code, SignatureRejection) == WeChatPayErrorKind.Final;
+
+    /// <summary>404 RESOURCE_NOT_EXISTS (refunds) or ORDER_NOT_EXIST (Pay Score); a bare 404 without WeChat's JSON counts too.</summary>
+    public bool IsNotFound => Code is WeChatPayErrors.ResourceNotExists or WeChatPayErrors.OrderNotExist
+        || (Code is null && StatusCode == HttpStatusCode.NotFound);
 }
 
 /// <summary>

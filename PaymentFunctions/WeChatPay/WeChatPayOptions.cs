@@ -57,12 +57,39 @@ public sealed class WeChatPayOptions
     /// <summary>Where WeChat Pay sends PAYSCORE.USER_CONFIRM and PAYSCORE.USER_PAID.</summary>
     public string NotifyUrl { get; set; } = "";
 
+    /// <summary>
+    /// Where WeChat Pay sends REFUND.SUCCESS/CLOSED/ABNORMAL; empty means <see cref="NotifyUrl"/> (our one callback endpoint dispatches on
+    /// <c>event_type</c>). Sent with every refund create, so the portal's refund-callback setting never matters.
+    /// </summary>
+    public string RefundNotifyUrl { get; set; } = "";
+
+    /// <summary>The <c>notify_url</c> a refund create carries.</summary>
+    public string EffectiveRefundNotifyUrl => string.IsNullOrEmpty(RefundNotifyUrl) ? NotifyUrl : RefundNotifyUrl;
+
     public string BaseUrl { get; set; } = DefaultBaseUrl;
 
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>At most one WeChat query per Pay Score order per interval, however often the mini program polls by <c>outOrderNo</c>.</summary>
     public TimeSpan QueryInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// How long WeChat keeps an unconfirmed (CREATED) order before it ends it as EXPIRED: 30 days. The scheduled check
+    /// made at create asks WeChat then (chained in 6-day hops); a test may set seconds.
+    /// </summary>
+    public TimeSpan UnconfirmedLifetime { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>
+    /// The first check after complete runs after this; an order a check finds still CREATED or still collecting is
+    /// checked again after this × 2^round (capped at 6 days).
+    /// </summary>
+    public TimeSpan CheckBackoff { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>How many scheduled checks that ask WeChat one stage of an order gets at most (the first included).</summary>
+    public int CheckMaxRounds { get; set; } = 12;
+
+    /// <summary>The most check rounds a setting may ask for: the delays double, and a queue message waits 7 days at most.</summary>
+    public const int MaxCheckRounds = 20;
 
     /// <summary>The parsed <see cref="Mode"/>; only meaningful once the options validated.</summary>
     public WeChatPayMode ParsedMode =>
@@ -107,6 +134,11 @@ internal sealed partial class WeChatPayOptionsValidator : IValidateOptions<WeCha
         ValidateApiV3Key(errors, o.ApiV3Key);
         ValidateVerificationKeys(errors, o);
         ValidateUrl(errors, "NotifyUrl", o.NotifyUrl, notify: true);
+        if (!string.IsNullOrEmpty(o.RefundNotifyUrl))
+        {
+            ValidateUrl(errors, "RefundNotifyUrl", o.RefundNotifyUrl, notify: true);
+        }
+
         ValidateUrl(errors, "BaseUrl", o.BaseUrl, notify: false);
         if (o.RequestTimeout <= TimeSpan.Zero)
         {
@@ -116,6 +148,21 @@ internal sealed partial class WeChatPayOptionsValidator : IValidateOptions<WeCha
         if (o.QueryInterval < TimeSpan.Zero)
         {
             errors.Add($"Setting '{S}:QueryInterval' must be a duration such as 00:00:05 (zero: ask WeChat on every query).");
+        }
+
+        if (o.UnconfirmedLifetime <= TimeSpan.Zero)
+        {
+            errors.Add($"Setting '{S}:UnconfirmedLifetime' must be a positive duration such as 30.00:00:00.");
+        }
+
+        if (o.CheckBackoff <= TimeSpan.Zero || o.CheckBackoff > Orders.OrderLifecycle.MaxCheckDelay)
+        {
+            errors.Add($"Setting '{S}:CheckBackoff' must be a positive duration up to 6.00:00:00, such as 00:01:00.");
+        }
+
+        if (o.CheckMaxRounds is < 1 or > WeChatPayOptions.MaxCheckRounds)
+        {
+            errors.Add($"Setting '{S}:CheckMaxRounds' must be a whole number from 1 to {WeChatPayOptions.MaxCheckRounds}.");
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);

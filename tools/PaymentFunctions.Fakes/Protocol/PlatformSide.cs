@@ -10,11 +10,14 @@ namespace PaymentFunctions.Pyun
     {
         extension(PyunSignature)
         {
-            /// <summary>JSON-body requests (P云 开放平台 发起订单退款): MD5 over the exact body text plus the secret, sent as Authorization.</summary>
-            public static string SignJson(string jsonBody, string appSecret) =>
-#pragma warning disable CA5351 // MD5 is what P云's protocol prescribes; it is not our choice of hash.
-                Convert.ToHexString(MD5.HashData(Encoding.UTF8.GetBytes(jsonBody + "&app_secret=" + appSecret)));
-#pragma warning restore CA5351
+            /// <summary>
+            /// What P云 does with a JSON-body request (P云 开放平台 发起订单退款): the <c>Authorization</c> header must be the MD5 of
+            /// the raw body bytes as received plus the secret; compared case-insensitively, in constant time.
+            /// </summary>
+            public static bool VerifyJson(byte[] utf8JsonBody, string? authorization, string appSecret) =>
+                !string.IsNullOrEmpty(authorization) && CryptographicOperations.FixedTimeEquals(
+                    Encoding.ASCII.GetBytes(PyunSignature.SignJson(utf8JsonBody, appSecret)),
+                    Encoding.UTF8.GetBytes(authorization.Trim().ToUpperInvariant()));
         }
     }
 }

@@ -24,6 +24,7 @@ public static partial class FakePyun
     {
         app.MapPost(PyunClient.PreparePath, (HttpRequest request, CancellationToken ct) => PrepareAsync(request, state, ct));
         app.MapGet(PyunClient.QueryPath, (HttpRequest request) => Query(request, state));
+        app.MapFakePyunRefunds(state);
 
         // Control endpoints for people and scripts: pay a prepared trade, list trades.
         app.MapPost("/fake/pyun/trades/{payId}/pay", async (string payId, FakePayment? payment, CancellationToken ct) =>

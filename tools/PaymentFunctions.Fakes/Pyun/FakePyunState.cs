@@ -71,6 +71,38 @@ public sealed class FakePyunState(string appId, string appSecret, string merchan
 
     internal int TakePadding() => Interlocked.Exchange(ref _padNextAnswer, 0);
 
+    /// <summary>Refund create and query: the ledger, counters and error injection.</summary>
+    public FakePyunRefunds Refunds => LazyInitializer.EnsureInitialized(ref _refunds, () => new FakePyunRefunds(this));
+
+    private FakePyunRefunds? _refunds;
+
+    /// <summary>A trade paid (status 1) without the prepare and pay steps, e.g. for a payment to refund.</summary>
+    public FakeTrade AddPaidTrade(long value, string? payOrder = null)
+    {
+        var trade = new FakeTrade
+        {
+            PayId = NextId("6217"),
+            PayOrder = payOrder ?? NextId("P"),
+            Value = value,
+            NotifyUrl = "",
+            TradeScene = "GENERIC",
+            Extra = "{}",
+            Subject = "停车支付",
+            Status = 1,
+            PaidValue = value,
+            PaySerial = NextId("5030"),
+            TradeNo = NextId("4200"),
+            TradeTime = Clock.GetUtcNow(),
+        };
+        if (!TradesByPayOrder.TryAdd(trade.PayOrder, trade))
+        {
+            throw new InvalidOperationException($"A trade with pay_order {trade.PayOrder} exists.");
+        }
+
+        TradesByPayId[trade.PayId] = trade;
+        return trade;
+    }
+
     public string NextId(string prefix) =>
         prefix + Clock.GetUtcNow().ToString("yyyyMMdd", CultureInfo.InvariantCulture) + Interlocked.Increment(ref _sequence).ToString(CultureInfo.InvariantCulture);
 }

@@ -14,7 +14,7 @@ namespace PaymentFunctions.Fakes.WeChatPay;
 /// Authorization is verified with the merchant public key over the raw target and body (401 SIGN_ERROR otherwise);
 /// every answer is signed with the key <see cref="FakeWeChatPayState.ResponseSerial"/> names.
 /// </summary>
-public static class FakeWeChatPayEndpoints
+public static partial class FakeWeChatPayEndpoints
 {
     private const string Direct = "/v3/payscore/serviceorder";
     private const string Partner = "/v3/payscore/partner/serviceorder";
@@ -36,10 +36,12 @@ public static class FakeWeChatPayEndpoints
                 Handle(context, state, (body, _) => Cancel(state, (string)context.Request.RouteValues["out_order_no"]!, body, partner)));
         }
 
+        MapRefunds(endpoints, state);
         return endpoints;
     }
 
-    private sealed record Answer(HttpStatusCode Status, JsonObject? Body);
+    /// <param name="Hang">Sent no answer at all: the request is held until the caller gives up.</param>
+    private sealed record Answer(HttpStatusCode Status, JsonObject? Body, bool Hang = false);
 
     private static async Task Handle(HttpContext context, FakeWeChatPayState state, Func<JsonObject?, IQueryCollection, Answer> action)
     {
@@ -80,6 +82,18 @@ public static class FakeWeChatPayEndpoints
             }
 
             answer ??= action(json, request.Query);
+        }
+
+        if (answer.Hang)
+        {
+            try
+            {
+                await Task.Delay(Timeout.InfiniteTimeSpan, context.RequestAborted);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
         }
 
         if (state.TakePadding() is > 0 and var padding && answer.Body is not null)

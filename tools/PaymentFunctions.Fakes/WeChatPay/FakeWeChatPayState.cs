@@ -21,7 +21,7 @@ public sealed record FakeWeChatPayCallback(IReadOnlyDictionary<string, string> H
 /// the keys it verifies our Authorization with and signs its answers with, injected failures, and callbacks.
 /// Thread-safe; one instance per test (or per local run).
 /// </summary>
-public sealed class FakeWeChatPayState : IDisposable
+public sealed partial class FakeWeChatPayState : IDisposable
 {
     public const string PayScoreMiniProgramAppId = "wxd8f3793ea3b935b8";
 
@@ -187,6 +187,12 @@ public sealed class FakeWeChatPayState : IDisposable
             plaintext = resource.ToJsonString(Json);
         }
 
+        return BuildEnvelope(eventType, eventType == PayScoreStates.UserConfirmEvent ? "确认订单" : "支付成功", "payscore", plaintext);
+    }
+
+    /// <summary>A signed callback whose resource is <paramref name="plaintext"/> encrypted with the APIv3 key (AAD = <paramref name="originalType"/>).</summary>
+    private FakeWeChatPayCallback BuildEnvelope(string eventType, string summary, string originalType, string plaintext)
+    {
         var nonce = RandomNumberGenerator.GetString("abcdefghijklmnopqrstuvwxyz0123456789", WeChatPayAesGcm.NonceSize);
         var envelope = new JsonObject
         {
@@ -194,14 +200,14 @@ public sealed class FakeWeChatPayState : IDisposable
             ["create_time"] = ChinaTime(Clock.GetUtcNow()).ToString("yyyy-MM-dd'T'HH:mm:ss'+08:00'", CultureInfo.InvariantCulture),
             ["resource_type"] = "encrypt-resource",
             ["event_type"] = eventType,
-            ["summary"] = eventType == PayScoreStates.UserConfirmEvent ? "确认订单" : "支付成功",
+            ["summary"] = summary,
             ["resource"] = new JsonObject
             {
                 ["algorithm"] = WeChatPayAesGcm.Algorithm,
-                ["ciphertext"] = WeChatPayAesGcm.Encrypt(_apiV3Key, nonce, "payscore", Encoding.UTF8.GetBytes(plaintext)),
+                ["ciphertext"] = WeChatPayAesGcm.Encrypt(_apiV3Key, nonce, originalType, Encoding.UTF8.GetBytes(plaintext)),
                 ["nonce"] = nonce,
-                ["associated_data"] = "payscore",
-                ["original_type"] = "payscore",
+                ["associated_data"] = originalType,
+                ["original_type"] = originalType,
             },
         };
         var body = Encoding.UTF8.GetBytes(envelope.ToJsonString(Json));
@@ -210,12 +216,34 @@ public sealed class FakeWeChatPayState : IDisposable
         return new FakeWeChatPayCallback(headers, body, plaintext);
     }
 
+    /// <summary>The user's action happens at WeChat, but its callback never reaches the merchant: only a query can tell.</summary>
+    public void MoveWithoutCallback(string outOrderNo, string eventType) => _ = BuildCallback(outOrderNo, eventType);
+
+    /// <summary>WeChat ends an order left CREATED for 30 days as EXPIRED; it sends no callback for that.</summary>
+    public void Expire(string outOrderNo)
+    {
+        lock (_gate)
+        {
+            var data = Find(outOrderNo).Data;
+            if (Text(data, "state") != PayScoreStates.Created)
+            {
+                throw new InvalidOperationException($"Order {outOrderNo} is {Text(data, "state")}; only a CREATED order expires.");
+            }
+
+            data["state"] = PayScoreStates.Expired;
+        }
+    }
+
     /// <summary>Builds the callback (moving the order) and POSTs it to <paramref name="notifyUrl"/>; returns our endpoint's status.</summary>
     public async Task<HttpStatusCode> SendCallbackAsync(string outOrderNo, string eventType, Uri notifyUrl, HttpClient http,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(http);
-        var callback = BuildCallback(outOrderNo, eventType);
+        return await PostAsync(BuildCallback(outOrderNo, eventType), notifyUrl, http, cancellationToken);
+    }
+
+    private static async Task<HttpStatusCode> PostAsync(FakeWeChatPayCallback callback, Uri notifyUrl, HttpClient http, CancellationToken cancellationToken)
+    {
         using var request = new HttpRequestMessage(HttpMethod.Post, notifyUrl) { Content = new ByteArrayContent(callback.Body) };
         request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
         foreach (var (name, value) in callback.Headers)
@@ -229,6 +257,7 @@ public sealed class FakeWeChatPayState : IDisposable
 
     public void Dispose()
     {
+        DisposeRefundTimers();
         MerchantPublicKey.Dispose();
         lock (_gate)
         {
@@ -293,7 +322,7 @@ public sealed class FakeWeChatPayState : IDisposable
     internal static string? Text(JsonObject? node, string name) =>
         node is not null && node.TryGetPropertyValue(name, out var value) && value is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
 
-    private static DateTimeOffset ChinaTime(DateTimeOffset utc) => utc.ToOffset(TimeSpan.FromHours(8));
+    internal static DateTimeOffset ChinaTime(DateTimeOffset utc) => utc.ToOffset(TimeSpan.FromHours(8));
 
     private FakeOrder Find(string outOrderNo) =>
         _orders.TryGetValue(outOrderNo, out var order) ? order : throw new KeyNotFoundException($"The fake has no order {outOrderNo}.");
