@@ -113,6 +113,38 @@ public sealed class RefundFlowTests : IAsyncLifetime
         Assert.Equal(0, _app.Refunds().RefundableBalance(paySerial));
     }
 
+    [Fact]
+    public async Task Refused_requests_send_nothing_to_Pyun_and_store_nothing()
+    {
+        var (order, _, paySerial) = await _app.PaidAtPyunAsync(amount: 1000);
+        await _app.RefundAsync(order.OrderId, "ok", 100, "a");
+        var unpaid = await _app.CreateOrderAsync();
+
+        foreach (var (orderId, body, status) in new (string, object, HttpStatusCode)[]
+                 {
+                     (order.OrderId, Refunds.Body("over", 901), HttpStatusCode.Conflict),
+                     (order.OrderId, Refunds.Body("zero", 0), HttpStatusCode.BadRequest),
+                     (order.OrderId, Refunds.Body("negative", -1), HttpStatusCode.BadRequest),
+                     (order.OrderId, Refunds.Body("auto-1", 1), HttpStatusCode.BadRequest),
+                     (order.OrderId, Refunds.Body("ok", 100, "b"), HttpStatusCode.Conflict),
+                     (unpaid.OrderId, Refunds.Body("unpaid", 1), HttpStatusCode.Conflict),
+                     ("abcdefghijklmnopqrstuvwx", Refunds.Body("unknown", 1), HttpStatusCode.NotFound),
+                 })
+        {
+            using var response = await _app.PostRefundAsync(orderId, body);
+            Assert.Equal(status, response.StatusCode);
+            await response.ProblemAsync();
+        }
+
+        // Past every safety net's delay: only the one accepted refund ever reached P云.
+        Assert.Equal("Succeeded", (await _app.RunUntilFinalAsync(order.OrderId, "ok")).Status);
+        await _app.RunUntilAsync(() => Task.FromResult(false), TimeSpan.FromSeconds(4));
+        Assert.Equal(1, _app.Refunds().CreatesReceived);
+        Assert.Equal(900, _app.Refunds().RefundableBalance(paySerial));
+        Assert.Single((await _app.ListRefundsAsync(order.OrderId)).Refunds);
+        Assert.Empty((await _app.ListRefundsAsync(unpaid.OrderId)).Refunds);
+    }
+
     [Theory]
     [InlineData(FakeRefundFault.InsufficientBalance, "1003")]
     [InlineData(FakeRefundFault.NotPermitted, "1403")]
