@@ -72,6 +72,7 @@ internal static class RefundFlow
 }
 
 /// <summary>P云 refunds end to end: the app, Azurite, the queue listener and the fake P云's refund ledger.</summary>
+[Trait("Category", "Slow")] // real-time queue delays (refund rounds of seconds)
 public sealed class RefundFlowTests : IAsyncLifetime
 {
     private readonly PaymentApp _app = new PaymentApp().WithShortRefundRounds();
@@ -297,6 +298,7 @@ public sealed class RefundFlowTests : IAsyncLifetime
 }
 
 /// <summary>Money that paid for nothing, end to end: refunded by itself through the fake P云, once, whatever is replayed.</summary>
+[Trait("Category", "Slow")] // real-time queue delays (refund rounds of seconds)
 public sealed class AutomaticRefundFlowTests : IAsyncLifetime
 {
     private readonly PaymentApp _app = new PaymentApp().WithShortRefundRounds();
@@ -371,6 +373,7 @@ public sealed class AutomaticRefundFlowTests : IAsyncLifetime
 }
 
 /// <summary>Storage failing between the steps of storing a refund (Azurite behind a proxy the test cuts).</summary>
+[Trait("Category", "Slow")] // real-time queue delays (refund rounds of seconds)
 public sealed class RefundCrashTests : IAsyncLifetime
 {
     private readonly TcpProxy _queue = new(10001);
