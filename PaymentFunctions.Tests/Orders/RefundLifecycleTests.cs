@@ -240,4 +240,27 @@ public sealed class RefundLifecycleTests
         Assert.Single(RefundLifecycle.AutomaticRefunds(OrderLifecycle.Apply(mismatch, wrong, Success(1, 999), Now), wrong, null));
         Assert.Empty(RefundLifecycle.AutomaticRefunds(OrderLifecycle.Apply(mismatch, wrong, Success(1, 999), Now), wrong, null));
     }
+
+    [Fact]
+    public void A_refund_round_message_reads_back_what_was_queued()
+    {
+        var message = new PyunRefund(OrderId, "auto-2", 3);
+
+        Assert.Equal(message, PyunRefund.FromPayload(message.ToPayload()));
+        Assert.Equal("pyun.refund", PyunRefund.Kind);
+    }
+
+    [Theory]
+    [InlineData("""{"orderId":"not-an-order","refundNo":"r1","round":0}""")]
+    [InlineData("""{"orderId":"abcdefghijklmnopqrstuvwx","refundNo":"r&1","round":0}""")]
+    [InlineData("""{"orderId":"abcdefghijklmnopqrstuvwx","refundNo":"r1","round":-1}""")]
+    [InlineData("""{"orderId":"abcdefghijklmnopqrstuvwx","refundNo":"r1","round":21}""")]
+    [InlineData("""{"orderId":"abcdefghijklmnopqrstuvwx","refundNo":"r1","round":"1"}""")]
+    [InlineData("""{"orderId":"abcdefghijklmnopqrstuvwx","round":1}""")]
+    public void A_malformed_refund_round_message_is_refused(string payload)
+    {
+        using var json = System.Text.Json.JsonDocument.Parse(payload);
+
+        Assert.Throws<PaymentFunctions.Notifications.InvalidMessageException>(() => PyunRefund.FromPayload(json.RootElement));
+    }
 }
