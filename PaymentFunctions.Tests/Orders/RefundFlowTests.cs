@@ -220,6 +220,27 @@ public sealed class RefundFlowTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_same_round_delivered_many_times_at_once_is_sent_once()
+    {
+        var (order, _, paySerial) = await _app.PaidAtPyunAsync(amount: 1000);
+        await _app.RefundAsync(order.OrderId, "dup", 200);
+        var scheduler = _app.Services.GetRequiredService<PyunRefundScheduler>();
+        for (var i = 0; i < 5; i++)
+        {
+            await scheduler.ScheduleAsync(order.OrderId, "dup", 0, null, CancellationToken.None);
+        }
+
+        // Two listeners at once, as two instances would run: six round-0 messages race for one claim.
+        await Task.WhenAll(_app.DrainQueueAsync(), _app.DrainQueueAsync());
+        var refund = await _app.RunUntilFinalAsync(order.OrderId, "dup");
+
+        var row = await _app.RefundRowAsync(order.OrderId, "dup");
+        Assert.Equal("Succeeded", refund.Status);
+        Assert.Equal(1, _app.Refunds().CreatesFor(row.PyunOrder));
+        Assert.Equal(800, _app.Refunds().RefundableBalance(paySerial));
+    }
+
+    [Fact]
     public async Task A_crash_between_the_claim_and_the_call_asks_first_and_then_sends_once()
     {
         var (order, _, paySerial) = await _app.PaidAtPyunAsync(amount: 1000);
