@@ -38,6 +38,7 @@ public static class ApplicationServices
         services.AddSingleton<IValidator<CompletePayScoreOrderRequest>, CompletePayScoreOrderValidator>();
         services.AddSingleton<IValidator<CancelPayScoreOrderRequest>, CancelPayScoreOrderValidator>();
         services.AddSingleton<IValidator<QueryPayScoreOrderRequest>, QueryPayScoreOrderValidator>();
+        services.AddSingleton<IValidator<CreatePayScoreRefundRequest>, CreatePayScoreRefundValidator>();
         services.AddSingleton<FunctionKeyFilter>();
 
         services.AddHttpClient<PyunClient>((sp, http) =>
@@ -58,6 +59,8 @@ public static class ApplicationServices
         services.AddSingleton<PayScoreStore>();
         services.AddSingleton<PayScoreProcessor>();
         services.AddSingleton<PayScoreCheckScheduler>();
+        services.AddSingleton<PayScoreRefundProcessor>();
+        services.AddSingleton<PayScoreRefundScheduler>();
         services.AddSingleton<OrderStore>();
         services.AddSingleton<NotificationQueue>();
         services.AddSingleton<PyunPaymentProcessor>();
@@ -66,6 +69,7 @@ public static class ApplicationServices
         services.AddSingleton<PyunRefundScheduler>();
         services.AddSingleton<PyunExpiryScheduler>();
         services.AddSingleton<OrphanStore>();
+        services.AddSingleton<HealthProbe>();
         // One line per notification kind: its handler (and typed record) is all a new kind needs.
         services.AddNotificationHandler<PyunTradeNotificationHandler>();
         services.AddNotificationHandler<PyunCheckHandler>();
@@ -73,6 +77,8 @@ public static class ApplicationServices
         services.AddNotificationHandler<PyunExpiryHandler>();
         services.AddNotificationHandler<PayScoreNotificationHandler>();
         services.AddNotificationHandler<PayScoreCheckHandler>();
+        services.AddNotificationHandler<PayScoreRefundCheckHandler>();
+        services.AddNotificationHandler<WeChatRefundNotificationHandler>();
         services.AddSingleton<NotificationHandlers>();
         services.AddScoped<NotificationProcessor>();
 
@@ -107,6 +113,7 @@ public static class ApplicationServices
         // Policy lives on the groups, not on each route: authLevel "function" in a route's function.json <=> it is in
         // a key group (FunctionManifestTests checks both agree); Pay Score routes answer 503 while WeChat Pay is off.
         var api = app.MapGroup("/api");
+        api.MapHealth();
         api.MapPrepareOrder();
         api.MapGetOrder();
         api.MapPyunNotify();
@@ -122,6 +129,7 @@ public static class ApplicationServices
         var payScoreBusiness = business.MapGroup("").RequirePayScore();
         payScoreBusiness.MapCreatePayScoreOrder();
         payScoreBusiness.MapCompleteCancelPayScoreOrder();
+        payScoreBusiness.MapPayScoreRefunds();
         return app;
     }
 

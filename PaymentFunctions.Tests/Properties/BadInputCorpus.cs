@@ -77,7 +77,7 @@ public sealed partial class BadInputCorpus(LiveAppFixture live) : IClassFixture<
     {
         var routes = Cases.Select(c => ((string)c.Data).Split('/')[0]).ToHashSet();
         Assert.Superset(new HashSet<string> { "create-order", "prepare-order", "get-order", "notify-pyun", "notify-wechatpay",
-            "payscore-create", "payscore-query", "payscore-complete", "payscore-cancel", "create-refund" }, routes);
+            "payscore-create", "payscore-query", "payscore-complete", "payscore-cancel", "payscore-refund", "payscore-refund-get", "create-refund" }, routes);
     }
 
     [Theory]
@@ -128,7 +128,14 @@ public sealed partial class BadInputCorpus(LiveAppFixture live) : IClassFixture<
             attempts.Add($"{row.RowKey}:{row.ETag}");
         }
 
-        return $"{order!.ETag} {string.Join(",", attempts)} {(await live.PayScoreAsync(live.CreatedOutOrderNo))!.ETag} {(await live.PayScoreAsync(live.ConfirmedOutOrderNo))!.ETag}";
+        var paid = new List<string>();
+        await foreach (var row in live.App.Storage.PayScoreOrders.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"PartitionKey eq {live.PaidOutOrderNo}")))
+        {
+            paid.Add($"{row.RowKey}:{row.ETag}");
+        }
+
+        var refundCalls = live.App.WeChat!.State.Requests.Count(r => r.Target.StartsWith("/v3/refund/", StringComparison.Ordinal));
+        return $"{order!.ETag} {string.Join(",", attempts)} {(await live.PayScoreAsync(live.CreatedOutOrderNo))!.ETag} {(await live.PayScoreAsync(live.ConfirmedOutOrderNo))!.ETag} {string.Join(",", paid)} refunds sent {refundCalls}";
     }
 
     private async Task<RawResponse> SendAsync(RawRequest request, BadInput input)
@@ -154,6 +161,7 @@ public sealed partial class BadInputCorpus(LiveAppFixture live) : IClassFixture<
             "payOrder" => live.PayOrder,
             "createdOutOrderNo" => live.CreatedOutOrderNo,
             "confirmedOutOrderNo" => live.ConfirmedOutOrderNo,
+            "paidOutOrderNo" => live.PaidOutOrderNo,
             "unknownOrderId" => "abcdefghijklmnopqrstuvwx",
             "pyunAppId" => PaymentApp.AppId,
             "pyunMerchant" => PaymentApp.Merchant,

@@ -30,6 +30,9 @@ public sealed class LiveAppFixture : IAsyncLifetime
 
     public string ConfirmedOutOrderNo { get; private set; } = "";
 
+    /// <summary>A DONE/USER_PAID order with 300 fen deducted by 支付分, for the refund routes.</summary>
+    public string PaidOutOrderNo { get; private set; } = "";
+
     /// <summary>What the corpus saw of the stored orders after its last passing case.</summary>
     internal string? CorpusSnapshot { get; set; }
 
@@ -53,6 +56,24 @@ public sealed class LiveAppFixture : IAsyncLifetime
         Assert.Equal(HttpStatusCode.NoContent, status);
         await App.DrainQueueAsync();
         Assert.Equal(PayScoreStates.UserConfirm, (await PayScoreAsync(ConfirmedOutOrderNo))!.StateDescription);
+
+        PaidOutOrderNo = PayScoreApi.NewOutOrderNo();
+        await App.CreatePayScoreOrderAsync(PaidOutOrderNo);
+        var notify = new Uri(Server, "/api/notify/wechatpay");
+        Assert.Equal(HttpStatusCode.NoContent, await App.WeChat.State.SendCallbackAsync(PaidOutOrderNo, PayScoreStates.UserConfirmEvent, notify, App.CreateClient()));
+        await App.DrainQueueAsync();
+        using (var complete = await App.PostAsync($"/api/payscore/orders/{PaidOutOrderNo}/complete", new JsonObject
+               {
+                   ["postPayments"] = new JsonArray(new JsonObject { ["name"] = "租借费", ["amount"] = 300, ["count"] = 1 }),
+                   ["totalAmount"] = 300,
+               }))
+        {
+            Assert.Equal(HttpStatusCode.OK, complete.StatusCode);
+        }
+
+        Assert.Equal(HttpStatusCode.NoContent, await App.WeChat.State.SendCallbackAsync(PaidOutOrderNo, PayScoreStates.UserPaidEvent, notify, App.CreateClient()));
+        await App.DrainQueueAsync();
+        Assert.Equal(300, (await PayScoreAsync(PaidOutOrderNo))!.TransactionAmount);
     }
 
     public ValueTask DisposeAsync() => App.DisposeAsync();

@@ -129,7 +129,16 @@ public static class RequestBody
         try
         {
             var value = JsonSerializer.Deserialize<T>(body.Bytes, JsonOptions);
-            return value is null ? (null, Problems.BadRequest("The request body must be a JSON object.")) : (value, null);
+            if (value is null)
+            {
+                return (null, Problems.BadRequest("The request body must be a JSON object."));
+            }
+
+            // A member the route sets ([JsonIgnore]) is not read from the body, so the serializer lets its name pass
+            // silently: the caller would believe it chose it. Refused, like any other member the body may not carry.
+            return RouteOnlyMember<T>(body.Bytes) is { } routeOnly
+                ? (null, Problems.BadRequest($"'{routeOnly}' comes from the route, not the request body."))
+                : (value, null);
         }
         catch (JsonException ex)
         {
@@ -143,6 +152,36 @@ public static class RequestBody
             var where = string.IsNullOrEmpty(ex.Path) || ex.Path == "$" ? "the body" : ex.Path;
             return (null, Problems.BadRequest($"The request body is not valid at {where}: {Describe(ex)}"));
         }
+    }
+
+    /// <summary>The first top-level key of <paramref name="json"/> that names a [JsonIgnore] member of <typeparamref name="T"/>.</summary>
+    private static string? RouteOnlyMember<T>(ReadOnlySpan<byte> json)
+    {
+        var names = RouteOnlyNames<T>.Names;
+        if (names.Length == 0)
+        {
+            return null;
+        }
+
+        var reader = new Utf8JsonReader(json);
+        while (reader.Read())
+        {
+            if (reader.TokenType == JsonTokenType.PropertyName && reader.CurrentDepth == 1 &&
+                names.Contains(reader.GetString()!, StringComparer.OrdinalIgnoreCase))
+            {
+                return reader.GetString();
+            }
+        }
+
+        return null;
+    }
+
+    private static class RouteOnlyNames<T>
+    {
+        public static readonly string[] Names = [.. typeof(T).GetProperties()
+            .Where(p => p.GetCustomAttributes(typeof(System.Text.Json.Serialization.JsonIgnoreAttribute), true)
+                .Cast<System.Text.Json.Serialization.JsonIgnoreAttribute>().Any(a => a.Condition == System.Text.Json.Serialization.JsonIgnoreCondition.Always))
+            .Select(p => JsonOptions.PropertyNamingPolicy?.ConvertName(p.Name) ?? p.Name)];
     }
 
     /// <summary>

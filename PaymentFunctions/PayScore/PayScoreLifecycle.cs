@@ -131,6 +131,11 @@ public static class PayScoreLifecycle
 
         if (next <= current)
         {
+            if (order.State == PayScoreStates.Done && observed.State == PayScoreStates.Done && observed.Collection is { } reported)
+            {
+                PayScoreRefundLifecycle.RecordDeduction(order, reported, replace: false); // a deduction first reported by a later DONE
+            }
+
             return next == current ? "unchanged" : $"ignored: {observed.State}/{observed.StateDescription} arrived after {Describe(order)}";
         }
 
@@ -143,6 +148,7 @@ public static class PayScoreLifecycle
         {
             order.PaidAmount = collection.PaidAmount ?? order.PaidAmount;
             order.TransactionId = collection.Details?.LastOrDefault(d => d.TransactionId is not null)?.TransactionId ?? order.TransactionId;
+            PayScoreRefundLifecycle.RecordDeduction(order, collection, replace: true);
         }
 
         return order.State switch

@@ -29,6 +29,19 @@ public sealed class PayScoreOrderEntity : ITableEntity
     public long? TotalAmount { get; set; }
     public long? PaidAmount { get; set; }
     public string? TransactionId { get; set; }
+    /// <summary>The amount deducted under <see cref="TransactionId"/> by 支付分 (paid_type NEWTON): the refunds' <c>amount.total</c> and ceiling.</summary>
+    public long? TransactionAmount { get; set; }
+    /// <summary>That deduction's <c>paid_time</c>: refunds are possible for 365 days after it.</summary>
+    public DateTimeOffset? PaidTime { get; set; }
+    /// <summary>Refunds WeChat confirmed, and refunds accepted and not final yet: together with a new one at most <see cref="TransactionAmount"/>.</summary>
+    public long RefundedAmount { get; set; }
+    public long RefundingAmount { get; set; }
+    /// <summary>Refunds accepted for this order (WeChat allows 50 per transaction) and when the last one was accepted (1 minute apart).</summary>
+    public int RefundCount { get; set; }
+    public DateTimeOffset? LastRefundAt { get; set; }
+    /// <summary>When a refund of this order was last sent to WeChat, and which: a retried or recovered send keeps WeChat's minute too.</summary>
+    public DateTimeOffset? LastRefundSentAt { get; set; }
+    public string? LastRefundSentNo { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }
     /// <summary>When a query by <c>outOrderNo</c> last asked WeChat; claimed with the row's ETag, so one caller asks per interval.</summary>
@@ -51,13 +64,16 @@ public sealed record PayScoreOrderView(
     long? TotalAmount,
     long? PaidAmount,
     string? TransactionId,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] PayScoreMiniProgramLaunch? OpenBusinessView)
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] PayScoreMiniProgramLaunch? OpenBusinessView,
+    long RefundedAmount = 0,
+    long RefundingAmount = 0)
 {
     public static PayScoreOrderView From(PayScoreOrderEntity e, bool withLaunch = false) => new(
         e.PartitionKey, e.State, NullIfEmpty(e.StateDescription), NullIfEmpty(e.CollectionState), PayScoreLifecycle.IsConfirmed(e),
         PayScoreLifecycle.IsPaid(e),
         e.TotalAmount, e.PaidAmount, e.TransactionId,
-        withLaunch && e.Package is { Length: > 0 } package ? PayScoreMiniProgramLaunch.FromPackage(package) : null);
+        withLaunch && e.Package is { Length: > 0 } package ? PayScoreMiniProgramLaunch.FromPackage(package) : null,
+        e.RefundedAmount, e.RefundingAmount);
 
     private static string? NullIfEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s;
 }

@@ -10,7 +10,7 @@ namespace PaymentFunctions.PayScore;
 /// the order row and its timeline. Every write is conditional; the rules that decide what to write live in
 /// <see cref="PayScoreLifecycle"/>.
 /// </summary>
-public sealed class PayScoreStore(StorageResources storage)
+public sealed partial class PayScoreStore(StorageResources storage)
 {
     public async Task<PayScoreOrderEntity?> GetAsync(string outOrderNo, CancellationToken cancellationToken)
     {

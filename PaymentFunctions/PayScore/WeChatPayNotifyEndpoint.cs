@@ -43,6 +43,11 @@ public static class WeChatPayNotifyEndpoint
         }
 
         var notification = result.Notification!;
+        if (result.IsRefund)
+        {
+            return await PayScoreRefundCallback.QueueAsync(context, notification, result.RefundNotice!, result.ResourceJson!, queue, clock, logger, cancellationToken);
+        }
+
         var order = result.ServiceOrder!;
         if (notification.EventType is not (PayScoreStates.UserConfirmEvent or PayScoreStates.UserPaidEvent))
         {
@@ -79,7 +84,7 @@ public static class WeChatPayNotifyEndpoint
 
     private static ILogger Logger(ILoggerFactory loggers) => loggers.CreateLogger("WeChatPayNotify");
 
-    private static JsonHttpResult<FailAnswer> Fail(ILogger logger, int status, string message, string? requestId = null)
+    internal static JsonHttpResult<FailAnswer> Fail(ILogger logger, int status, string message, string? requestId = null)
     {
         logger.LogWarning("WeChat Pay callback refused ({Status}): {Reason} {RequestId}", status, LogValue.Safe(message, 256), LogValue.Safe(requestId));
         return TypedResults.Json(new FailAnswer("FAIL", message), statusCode: status);

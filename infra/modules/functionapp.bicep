@@ -151,6 +151,9 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       scmMinTlsVersion: '1.2'
       ftpsState: 'Disabled'
       http20Enabled: true
+      // App Service health check probes this route and takes failing instances out of rotation. Elastic Premium only:
+      // a Flex Consumption app scales to zero, and a probe every minute would keep an instance (and its bill) awake.
+      healthCheckPath: isFlex ? null : '/api/health'
       // A custom handler has no language stack image on Linux Premium: the stacks API gives an empty linuxFxVersion.
       linuxFxVersion: isFlex ? null : ''
       appSettings: [

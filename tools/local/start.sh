@@ -67,9 +67,10 @@ export "WeChatPay__PublicKeys__$LOCAL_WECHAT_KEY_ID=$(cat "$KEYS/wechatpay_test_
   Pyun__BaseUrl="http://127.0.0.1:$FAKE_PORT" Pyun__AppId="$LOCAL_PYUN_APP_ID" Pyun__AppSecret="$LOCAL_PYUN_SECRET" \
   Pyun__Merchant="$LOCAL_PYUN_MERCHANT" Pyun__NotifyUrl="http://127.0.0.1:$APP_PORT/api/notify/pyun" \
   FunctionKeys__Default="$LOCAL_FUNCTION_KEY" ASPNETCORE_ENVIRONMENT=Development \
+  Refunds__CheckBackoff="00:00:02" \
   exec dotnet PaymentFunctions.dll --urls "http://127.0.0.1:$APP_PORT") >"$LOG_DIR/app.log" 2>&1 &
 pids+=($!)
-wait_http "http://127.0.0.1:$APP_PORT/" app "${pids[-1]}"
+wait_http "http://127.0.0.1:$APP_PORT/api/health" app "${pids[-1]}"
 
 cat <<TXT
 

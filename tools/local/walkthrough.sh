@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The local walkthrough that `npm start` prints. P云: create -> prepare -> pay in the fake P云 -> status Paid.
-# WeChat Pay Score: create -> confirm in the fake -> query by query_id -> complete -> pay in the fake -> DONE.
+# The local walkthrough that `npm start` prints. P云: create -> prepare -> pay in the fake P云 -> status Paid -> a
+# partial refund that ends Succeeded. WeChat Pay Score: create -> confirm in the fake -> query by query_id -> complete
+# -> pay in the fake -> DONE -> a partial refund that ends Succeeded.
 # Run it against a running `npm start`, or paste the lines below one by one.
 set -euo pipefail
 APP="${APP:-http://127.0.0.1:7071}"
@@ -19,6 +20,13 @@ curl -s -X POST "$FAKE/fake/pyun/trades/$PAY_ID/pay" -H "Content-Type: applicati
 # 4. The mini program polls the authoritative status until the notification has been applied (a second or two;
 #    after 5 s of silence the backend also asks P云's trade query itself):
 for _ in 1 2 3 4 5 6 7 8 9 10; do STATUS=$(curl -s "$APP/api/orders/$ORDER_ID"); case "$STATUS" in *'"status":"Pending"'*) sleep 1;; *) break;; esac; done; echo "$STATUS"
+# 4b. The business system refunds 2.34 yuan of it (idempotent on refundNo). P云 has no refund webhook: the backend
+#     polls P云's refund query on a schedule (Refunds__CheckBackoff, 2 s here) until the refund succeeds or fails:
+REFUND=$(curl -s -X POST "$APP/api/orders/$ORDER_ID/refunds" -H "x-functions-key: $KEY" -H "Content-Type: application/json" \
+  -d '{"refundNo":"RF'"$RANDOM"'","amount":234,"reason":"少停了 20 分钟"}'); echo "$REFUND"
+REFUND_NO=$(echo "$REFUND" | sed -n 's/.*"refundNo":"\([^"]*\)".*/\1/p')
+for _ in $(seq 1 20); do REFUND=$(curl -s "$APP/api/orders/$ORDER_ID/refunds/$REFUND_NO" -H "x-functions-key: $KEY"); case "$REFUND" in *'"status":"Pending"'*) sleep 1;; *) break;; esac; done; echo "$REFUND"
+curl -s "$APP/api/orders/$ORDER_ID"; echo
 
 # --- WeChat Pay Score ---
 # 5. The business system creates a Pay Score service order; the answer carries what wx.openBusinessView takes:
@@ -36,3 +44,9 @@ curl -s -X POST "$APP/api/payscore/orders/$OUT/complete" -H "x-functions-key: $K
 # 9. WeChat Pay collects the money (the fake sends PAYSCORE.USER_PAID); the order is DONE:
 curl -s -X POST "$FAKE/fake/wechatpay/orders/$OUT/pay"; echo
 sleep 1; curl -s -X POST "$APP/api/payscore/orders/query" -H "Content-Type: application/json" -d '{"outOrderNo":"'"$OUT"'"}'; echo
+# 10. The business system refunds 1.00 yuan of the 6.00 yuan WeChat collected (by the deduction's transaction_id);
+#     WeChat's REFUND.SUCCESS callback, or the backend's scheduled query, settles it:
+PS_REFUND=$(curl -s -X POST "$APP/api/payscore/orders/$OUT/refunds" -H "x-functions-key: $KEY" -H "Content-Type: application/json" \
+  -d '{"outRefundNo":"PSR'"$RANDOM"'","amount":100,"reason":"归还提前"}'); echo "$PS_REFUND"
+PS_REFUND_NO=$(echo "$PS_REFUND" | sed -n 's/.*"outRefundNo":"\([^"]*\)".*/\1/p')
+for _ in $(seq 1 20); do PS_REFUND=$(curl -s "$APP/api/payscore/orders/$OUT/refunds/$PS_REFUND_NO" -H "x-functions-key: $KEY"); case "$PS_REFUND" in *'"status":"Pending"'*) sleep 1;; *) break;; esac; done; echo "$PS_REFUND"
