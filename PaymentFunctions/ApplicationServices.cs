@@ -33,6 +33,7 @@ public static class ApplicationServices
 
         services.AddSingleton<IValidator<CreateOrderRequest>, CreateOrderValidator>();
         services.AddSingleton<IValidator<PrepareOrderRequest>, PrepareOrderValidator>();
+        services.AddSingleton<IValidator<OrderRefundRequest>, OrderRefundValidator>();
         services.AddSingleton<IValidator<CreatePayScoreOrderRequest>, CreatePayScoreOrderValidator>();
         services.AddSingleton<IValidator<CompletePayScoreOrderRequest>, CompletePayScoreOrderValidator>();
         services.AddSingleton<IValidator<CancelPayScoreOrderRequest>, CancelPayScoreOrderValidator>();
@@ -65,12 +66,14 @@ public static class ApplicationServices
         services.AddSingleton<PyunPaymentProcessor>();
         services.AddTransient<PyunAttemptQuery>();
         services.AddSingleton<PyunCheckScheduler>();
+        services.AddSingleton<PyunRefundScheduler>();
         services.AddSingleton<PyunExpiryScheduler>();
         services.AddSingleton<OrphanStore>();
         services.AddSingleton<HealthProbe>();
         // One line per notification kind: its handler (and typed record) is all a new kind needs.
         services.AddNotificationHandler<PyunTradeNotificationHandler>();
         services.AddNotificationHandler<PyunCheckHandler>();
+        services.AddNotificationHandler<PyunRefundHandler>();
         services.AddNotificationHandler<PyunExpiryHandler>();
         services.AddNotificationHandler<PayScoreNotificationHandler>();
         services.AddNotificationHandler<PayScoreCheckHandler>();
@@ -117,6 +120,7 @@ public static class ApplicationServices
 
         var business = api.MapGroup("").RequireFunctionKey();
         business.MapCreateOrder();
+        business.MapRefunds();
 
         var payScore = api.MapGroup("").RequirePayScore();
         payScore.MapQueryPayScoreOrder();

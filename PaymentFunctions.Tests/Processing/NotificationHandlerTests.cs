@@ -15,12 +15,13 @@ public sealed class NotificationHandlerTests(PaymentApp app) : IClassFixture<Pay
     public void Every_kind_has_exactly_one_handler_and_it_is_that_kinds_handler()
     {
         var registered = app.Services.GetServices<INotificationHandler>().Select(h => h.Kind).Order(StringComparer.Ordinal).ToArray();
-        Assert.Equal(new[] { PyunTradeNotification.Kind, PyunCheck.Kind, PyunExpiryCheck.Kind, PayScoreNotification.Kind, PayScoreRefundCheck.Kind, WeChatRefundNotification.Kind, PayScoreCheck.Kind }.Order(StringComparer.Ordinal), registered);
+        Assert.Equal(new[] { PyunTradeNotification.Kind, PyunCheck.Kind, PyunExpiryCheck.Kind, PyunRefund.Kind, PayScoreNotification.Kind, PayScoreRefundCheck.Kind, WeChatRefundNotification.Kind, PayScoreCheck.Kind }.Order(StringComparer.Ordinal), registered);
 
         var handlers = app.Services.GetRequiredService<NotificationHandlers>();
         Assert.IsType<PyunTradeNotificationHandler>(handlers.For(PyunTradeNotification.Kind));
         Assert.IsType<PyunCheckHandler>(handlers.For(PyunCheck.Kind));
         Assert.IsType<PyunExpiryHandler>(handlers.For(PyunExpiryCheck.Kind));
+        Assert.IsType<PyunRefundHandler>(handlers.For(PyunRefund.Kind));
         Assert.IsType<PayScoreNotificationHandler>(handlers.For(PayScoreNotification.Kind));
         Assert.IsType<PayScoreCheckHandler>(handlers.For(PayScoreCheck.Kind));
         Assert.IsType<PayScoreRefundCheckHandler>(handlers.For(PayScoreRefundCheck.Kind));

@@ -77,7 +77,7 @@ public sealed partial class BadInputCorpus(LiveAppFixture live) : IClassFixture<
     {
         var routes = Cases.Select(c => ((string)c.Data).Split('/')[0]).ToHashSet();
         Assert.Superset(new HashSet<string> { "create-order", "prepare-order", "get-order", "notify-pyun", "notify-wechatpay",
-            "payscore-create", "payscore-query", "payscore-complete", "payscore-cancel", "payscore-refund", "payscore-refund-get" }, routes);
+            "payscore-create", "payscore-query", "payscore-complete", "payscore-cancel", "payscore-refund", "payscore-refund-get", "create-refund" }, routes);
     }
 
     [Theory]

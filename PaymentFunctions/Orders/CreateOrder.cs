@@ -78,11 +78,16 @@ public sealed record OrderView(
     string? Channel,
     string? PaySerial,
     string? TradeNo,
-    bool RefundRequired)
+    bool RefundRequired,
+    long RefundedAmount,
+    long RefundingAmount,
+    string Refunds)
 {
+    /// <param name="Refunds">The path of the order's refund list (function key).</param>
     public static OrderView From(OrderEntity e, DateTimeOffset now) => new(
         e.PartitionKey, e.MerchantOrderNo, OrderLifecycle.EffectiveStatus(e, now).ToString(), e.Amount, e.Subject, e.Body, e.Scene,
-        e.CreatedAt, e.ExpiresAt, e.PaidAt, e.PaidAmount, e.Channel, e.PaySerial, e.TradeNo, e.RefundRequired);
+        e.CreatedAt, e.ExpiresAt, e.PaidAt, e.PaidAmount, e.Channel, e.PaySerial, e.TradeNo, e.RefundRequired,
+        e.RefundedAmount, e.RefundingAmount, RefundEndpoints.ListPath(e.PartitionKey));
 }
 
 public static class CreateOrderEndpoint

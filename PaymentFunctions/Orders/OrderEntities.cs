@@ -76,6 +76,15 @@ public sealed class OrderEntity : ITableEntity
     /// <summary>The timeline row key of the last P云 result applied: that result again is a duplicate, without a write.</summary>
     public string? LastEvent { get; set; }
 
+    /// <summary>Refunded, of every payment of this order (fen); changed only with this row's ETag (see <see cref="RefundLifecycle"/>).</summary>
+    public long RefundedAmount { get; set; }
+
+    /// <summary>Sent or about to be sent to P云, not yet decided (fen).</summary>
+    public long RefundingAmount { get; set; }
+
+    /// <summary>Refunds created so far: numbers the P云 refund order of the next one.</summary>
+    public int RefundCount { get; set; }
+
     public OrderStatus StatusValue
     {
         get => Enum.Parse<OrderStatus>(Status);
@@ -135,6 +144,12 @@ public sealed class AttemptEntity : ITableEntity
     public string? PaySerial { get; set; }
     public bool RefundRequired { get; set; }
     public string? RefundReason { get; set; }
+
+    /// <summary>Of <see cref="PaidAmount"/>, refunded (fen); changed only together with the order row's ETag.</summary>
+    public long RefundedAmount { get; set; }
+
+    /// <summary>Of <see cref="PaidAmount"/>, in refunds not yet decided (fen).</summary>
+    public long RefundingAmount { get; set; }
 }
 
 public static class AttemptStates

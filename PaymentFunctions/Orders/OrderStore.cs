@@ -94,6 +94,99 @@ public sealed class OrderStore(StorageResources storage)
     public Task MergeAttemptAsync(AttemptEntity attempt, CancellationToken cancellationToken) =>
         storage.Orders.UpdateEntityAsync(attempt, ETag.All, TableUpdateMode.Merge, cancellationToken);
 
+    public async Task<RefundEntity?> GetRefundAsync(string orderId, string refundNo, CancellationToken cancellationToken)
+    {
+        await storage.EnsureCreatedAsync(cancellationToken);
+        var response = await storage.Orders.GetEntityIfExistsAsync<RefundEntity>(orderId, RefundLifecycle.Row(refundNo), cancellationToken: cancellationToken);
+        return response.HasValue ? response.Value : null;
+    }
+
+    /// <summary>The order's refunds, oldest first: a range query inside the order's partition, never a scan.</summary>
+    public async Task<List<RefundEntity>> ListRefundsAsync(string orderId, CancellationToken cancellationToken)
+    {
+        await storage.EnsureCreatedAsync(cancellationToken);
+        // Row keys refund-… sort before "refund." ('.' follows '-'), so the range is exactly the prefix.
+        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {orderId} and RowKey ge {RefundLifecycle.RowPrefix} and RowKey lt {"refund."}");
+        var refunds = new List<RefundEntity>();
+        await foreach (var refund in storage.Orders.QueryAsync<RefundEntity>(filter, cancellationToken: cancellationToken))
+        {
+            refunds.Add(refund);
+        }
+
+        return [.. refunds.OrderBy(r => r.CreatedAt).ThenBy(r => r.RowKey, StringComparer.Ordinal)];
+    }
+
+    /// <summary>
+    /// Adds a refund: the order row (with its ETag: the partition's lock on refund amounts), the attempt's refund
+    /// amounts, the new refund row and, when given, its timeline row, in one transaction. Throws
+    /// <see cref="ConcurrencyException"/> when the order changed since it was read (or the refund row exists).
+    /// </summary>
+    public async Task AddRefundAsync(OrderEntity order, AttemptEntity attempt, RefundEntity refund, TimelineEntity? timeline, CancellationToken cancellationToken)
+    {
+        var actions = new List<TableTransactionAction>(4)
+        {
+            new(TableTransactionActionType.UpdateMerge, order, order.ETag),
+            new(TableTransactionActionType.UpdateMerge, RefundAmounts(attempt), ETag.All),
+            new(TableTransactionActionType.Add, refund),
+        };
+        if (timeline is not null)
+        {
+            actions.Add(new(TableTransactionActionType.Add, timeline));
+        }
+
+        await SubmitAsync(actions, cancellationToken);
+    }
+
+    /// <summary>
+    /// Ends a refund: the order row (its ETag), the attempt's refund amounts, the refund row (its ETag, so a round
+    /// that claimed it meanwhile makes this decide again) and the timeline row, in one transaction. False: the
+    /// timeline row exists (a replay), nothing written.
+    /// </summary>
+    public Task<bool> CompleteRefundAsync(OrderEntity order, AttemptEntity attempt, RefundEntity refund, TimelineEntity timeline, CancellationToken cancellationToken) =>
+        SubmitAsync(
+        [
+            new(TableTransactionActionType.Add, timeline),
+            new(TableTransactionActionType.UpdateMerge, order, order.ETag),
+            new(TableTransactionActionType.UpdateMerge, RefundAmounts(attempt), ETag.All),
+            new(TableTransactionActionType.UpdateMerge, refund, refund.ETag),
+        ], cancellationToken);
+
+    /// <summary>Writes the refund row alone if unchanged since read (a round's claim, a stage): false when someone else wrote it.</summary>
+    public async Task<bool> TrySaveRefundAsync(RefundEntity refund, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var response = await storage.Orders.UpdateEntityAsync(refund, refund.ETag, TableUpdateMode.Merge, cancellationToken);
+            refund.ETag = response.Headers.ETag ?? refund.ETag;
+            return true;
+        }
+        catch (RequestFailedException ex) when (ex.Status == 412)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Adds a timeline row on its own (a P云 answer recorded but not applied); false when it already exists.</summary>
+    public async Task<bool> TryAddTimelineAsync(TimelineEntity timeline, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await storage.Orders.AddEntityAsync(timeline, cancellationToken);
+            return true;
+        }
+        catch (RequestFailedException ex) when (ex.Status == 409)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Only an attempt's refund amounts, so a merge overwrites nothing the payment results own.</summary>
+    public static TableEntity RefundAmounts(AttemptEntity attempt) => new(attempt.PartitionKey, attempt.RowKey)
+    {
+        [nameof(AttemptEntity.RefundedAmount)] = attempt.RefundedAmount,
+        [nameof(AttemptEntity.RefundingAmount)] = attempt.RefundingAmount,
+    };
+
     public Task<bool> SubmitAsync(IReadOnlyList<TableTransactionAction> actions, CancellationToken cancellationToken) =>
         TableWrites.SubmitAsync(storage.Orders, actions, cancellationToken);
 }

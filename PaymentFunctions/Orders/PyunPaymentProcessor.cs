@@ -1,7 +1,9 @@
 using System.Text.Json;
 using Azure;
 using Azure.Data.Tables;
+using Microsoft.Extensions.Options;
 using PaymentFunctions.Pyun;
+using PaymentFunctions.Refunds;
 using PaymentFunctions.Storage;
 
 namespace PaymentFunctions.Orders;
@@ -18,8 +20,12 @@ public sealed class UnknownPayOrderException(string payOrder)
 /// <see cref="OrderLifecycle.Apply"/>, and write the order, the attempt and the timeline row in one
 /// ETag-conditional transaction. A replay finds its timeline row (or the order row's <c>LastEvent</c>) and
 /// changes nothing; a concurrent change makes it read again and decide again.
+/// Money the result makes refundable (see <see cref="RefundLifecycle.AutomaticRefunds"/>) is refunded automatically
+/// (unless <see cref="RefundsOptions.Automatic"/> is off): its refund rows go into the same transaction, with a
+/// safety-net round queued before it and the immediate send after it, as for a manual refund.
 /// </summary>
-public sealed partial class PyunPaymentProcessor(OrderStore store, TimeProvider clock, ILogger<PyunPaymentProcessor> logger)
+public sealed partial class PyunPaymentProcessor(OrderStore store, PyunRefundScheduler refunds, IOptions<RefundsOptions> refundOptions,
+    TimeProvider clock, ILogger<PyunPaymentProcessor> logger)
 {
     public async Task<ProcessResult> ApplyAsync(PyunTradeResult result, string source, DateTimeOffset receivedAt, CancellationToken cancellationToken)
     {
@@ -29,6 +35,7 @@ public sealed partial class PyunPaymentProcessor(OrderStore store, TimeProvider 
         }
 
         var eventRow = OrderRows.Timeline($"{number:D3}-{result.EventKey}");
+        var safetyNets = new HashSet<string>(StringComparer.Ordinal);
         // Racing writers of one order back off by a few random milliseconds before they read again.
         return await ConcurrencyRetry.RunAsync(async _ =>
         {
@@ -51,6 +58,8 @@ public sealed partial class PyunPaymentProcessor(OrderStore store, TimeProvider 
             order.RecordAttemptResult(number, attempt.State);
             order.LastEvent = eventRow;
             order.UpdatedAt = now;
+            var (automatic, displacedRow) = await AutomaticRefundsAsync(order, attempt, transition, now, cancellationToken);
+            var outcome = transition.Outcome + string.Concat(automatic.Select(r => $"; automatic refund {r.RefundNo} of {r.Amount} fen"));
 
             var timeline = new TimelineEntity
             {
@@ -60,7 +69,7 @@ public sealed partial class PyunPaymentProcessor(OrderStore store, TimeProvider 
                 Kind = source,
                 FromStatus = transition.From.ToString(),
                 ToStatus = transition.To.ToString(),
-                Outcome = transition.Outcome,
+                Outcome = outcome,
                 Data = JsonSerializer.Serialize(result),
             };
 
@@ -78,12 +87,22 @@ public sealed partial class PyunPaymentProcessor(OrderStore store, TimeProvider 
 
             if (transition.DisplacedAttempt is { } displaced)
             {
-                // A merge of just the flag: the displaced attempt's row is paid and otherwise unchanged.
-                actions.Add(new(TableTransactionActionType.UpdateMerge, new TableEntity(orderId, OrderRows.Attempt(displaced))
+                // A merge of just the flag (and the refund amounts, when its refund is added): the displaced
+                // attempt's row is paid and otherwise unchanged. Its amounts change only under the order row's ETag.
+                var changes = displacedRow is null ? new TableEntity(orderId, OrderRows.Attempt(displaced)) : OrderStore.RefundAmounts(displacedRow);
+                changes[nameof(AttemptEntity.RefundRequired)] = true;
+                changes[nameof(AttemptEntity.RefundReason)] = Transition.DisplacedReason;
+                actions.Add(new(TableTransactionActionType.UpdateMerge, changes, ETag.All));
+            }
+
+            foreach (var refund in automatic)
+            {
+                actions.Add(new(TableTransactionActionType.Add, refund));
+                if (safetyNets.Add(refund.RefundNo))
                 {
-                    [nameof(AttemptEntity.RefundRequired)] = true,
-                    [nameof(AttemptEntity.RefundReason)] = Transition.DisplacedReason,
-                }, ETag.All));
+                    // Before the write: if we die after it, this round finds the refund and sends it.
+                    await refunds.ScheduleAsync(orderId, refund.RefundNo, 0, refundOptions.Value.RecoveryDelay, cancellationToken);
+                }
             }
 
             if (!await store.SubmitAsync(actions, cancellationToken))
@@ -93,8 +112,46 @@ public sealed partial class PyunPaymentProcessor(OrderStore store, TimeProvider 
             }
 
             LogTransition(result, source, orderId, transition);
-            return new ProcessResult(orderId, transition.From, transition.To, transition.Outcome, false);
+            foreach (var refund in automatic)
+            {
+                LogAutomaticRefund(logger, refund.RefundNo, orderId, refund.Amount, refund.PayOrder, refund.Reason ?? "");
+            }
+
+            await refunds.SendNowAsync(orderId, automatic.Select(r => r.RefundNo), logger, cancellationToken);
+            return new ProcessResult(orderId, transition.From, transition.To, outcome, false);
         }, backoff: clock, cancellationToken);
+    }
+
+    /// <summary>
+    /// The refunds of the money this result made refundable, begun on the rows (amounts reserved on the order and on
+    /// <paramref name="attempt"/> or the displaced attempt's row, which is read and returned for the write): none when
+    /// automatic refunds are off, or when the displaced payment already has its automatic refund.
+    /// </summary>
+    private async Task<(IReadOnlyList<RefundEntity> Refunds, AttemptEntity? DisplacedRow)> AutomaticRefundsAsync(OrderEntity order, AttemptEntity attempt,
+        Transition transition, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        if (!refundOptions.Value.Automatic || !transition.AttemptChanged)
+        {
+            return ([], null);
+        }
+
+        AttemptEntity? displacedRow = null;
+        if (transition.DisplacedAttempt is { } displaced &&
+            await store.GetRefundAsync(order.PartitionKey, RefundLifecycle.AutomaticRefundNo(displaced), cancellationToken) is null)
+        {
+            // Read after the order row: its amounts change only with the order row, whose ETag this write carries.
+            displacedRow = await store.GetAttemptAsync(order.PartitionKey, displaced, cancellationToken);
+        }
+
+        var planned = RefundLifecycle.AutomaticRefunds(transition, attempt, displacedRow);
+        var rows = new List<RefundEntity>(planned.Count);
+        foreach (var refund in planned)
+        {
+            var paid = refund.AttemptNumber == attempt.Number ? attempt : displacedRow!;
+            rows.Add(RefundLifecycle.Begin(order, paid, refund.RefundNo, refund.Amount, refund.Reason, RefundOrigins.Automatic, now));
+        }
+
+        return (rows, displacedRow);
     }
 
     /// <summary>
@@ -142,6 +199,13 @@ public sealed partial class PyunPaymentProcessor(OrderStore store, TimeProvider 
             changes[nameof(AttemptEntity.RefundReason)] = attempt.RefundReason;
         }
 
+        if (attempt.RefundingAmount != 0)
+        {
+            // Its automatic refund, added in this transaction (the attempt was unpaid until now: nothing else was refunded).
+            changes[nameof(AttemptEntity.RefundingAmount)] = attempt.RefundingAmount;
+            changes[nameof(AttemptEntity.RefundedAmount)] = attempt.RefundedAmount;
+        }
+
         return changes;
     }
 
@@ -165,6 +229,9 @@ public sealed partial class PyunPaymentProcessor(OrderStore store, TimeProvider 
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "ALERT order {OrderId}: {Outcome} ({From} -> {To}) from P云 {Source} for {PayOrder}, value {Value} fen; a refund is needed")]
     private static partial void LogRefundAlert(ILogger logger, string orderId, string outcome, OrderStatus from, OrderStatus to, string source, string payOrder, long value);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Automatic refund {RefundNo} of order {OrderId}: {Amount} fen of {PayOrder} goes back ({Reason})")]
+    private static partial void LogAutomaticRefund(ILogger logger, string refundNo, string orderId, long amount, string payOrder, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Order {OrderId}: {Outcome} ({From} -> {To}) from P云 {Source} for {PayOrder}")]
     private static partial void LogApplied(ILogger logger, string orderId, string outcome, OrderStatus from, OrderStatus to, string source, string payOrder);
