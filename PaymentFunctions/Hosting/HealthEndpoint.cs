@@ -75,8 +75,9 @@ public sealed class HealthProbe(StorageResources storage, TimeProvider clock, IL
         {
             // The queue and tables are created on first use: a 404 is storage answering.
         }
-        catch (Exception ex) when (ex is RequestFailedException or OperationCanceledException or AggregateException or HttpRequestException)
+        catch (Exception ex)
         {
+            // Whatever the shape (an error answer, a reset connection, a timeout), the dependency did not answer.
             logger.LogWarning("Health probe: {Dependency} did not answer ({Error})", name, ex.GetType().Name);
             lock (failing)
             {
