@@ -6,9 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=docs/openapi.v1.json
 rm -f "$out" # so a run that wrote nothing (no test matched, the build failed) cannot pass for one that did
+status=0
 PAYMENTFUNCTIONS_WRITE_OPENAPI=1 dotnet test PaymentFunctions.Tests -c Release --nologo \
-  --filter "FullyQualifiedName=PaymentFunctions.Tests.Deployment.OpenApiDocumentTests.The_committed_document_equals_the_served_one"
-if [ ! -s "$out" ]; then
+  --filter "FullyQualifiedName=PaymentFunctions.Tests.Deployment.OpenApiDocumentTests.The_committed_document_equals_the_served_one" || status=$?
+if [ "$status" -ne 0 ] || [ ! -s "$out" ]; then
   echo "$out was not written; restoring the committed copy." >&2
   git checkout -- "$out" 2>/dev/null || true
   exit 1
