@@ -96,6 +96,7 @@ public static class ApplicationServices
 
         // The Functions host polls "/" until the handler answers; any answer means ready.
         app.MapGet("/", () => TypedResults.Text("PaymentFunctions is running.")).ExcludeFromDescription();
+        app.MapApiReference(); // /scalar, in Development and standalone only
 
         // The queue trigger's door, for the host alone: it checks nothing, so on our own (where this app may face the
         // network and polls the queue itself) it does not exist. Under the host, Kestrel listens on loopback only.

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using PaymentFunctions.Hosting;
@@ -243,6 +244,36 @@ public sealed class OpenApiDocumentTests
             {
                 Assert.False(string.IsNullOrWhiteSpace((string?)operation!["summary"]), $"{path} has no summary.");
             }
+        }
+    }
+
+    [Fact]
+    public async Task The_API_reference_page_exists_in_Development_standalone_only()
+    {
+        var cancellation = TestContext.Current.CancellationToken;
+        using var app = DeploymentApp.WithDevelopmentStorage(); // WebApplicationFactory runs the app in Development
+        using (var http = app.CreateClient())
+        {
+            using var page = await http.GetAsync("/scalar/v1", cancellation);
+            Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+            Assert.Equal("text/html", page.Content.Headers.ContentType?.MediaType);
+            // Scalar resolves the document's URL against the site's base path.
+            Assert.Contains("\"url\":\"api/openapi/v1.json\"", await page.Content.ReadAsStringAsync(cancellation), StringComparison.Ordinal);
+            using var script = await http.GetAsync("/scalar/scalar.js", cancellation);
+            Assert.Equal(HttpStatusCode.OK, script.StatusCode);
+        }
+
+        using var production = app.WithWebHostBuilder(b => b.UseEnvironment("Production"));
+        using (var http = production.CreateClient())
+        {
+            Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("/scalar/v1", cancellation)).StatusCode);
+            Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(DocumentPath, cancellation)).StatusCode);
+        }
+
+        using var underHost = app.WithWebHostBuilder(b => b.UseSetting(FunctionsHost.PortVariable, "7071"));
+        using (var http = underHost.CreateClient())
+        {
+            Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("/scalar/v1", cancellation)).StatusCode);
         }
     }
 

@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.AspNetCore.Routing.Patterns;
 using Microsoft.OpenApi;
 using PaymentFunctions.Hosting;
+using Scalar.AspNetCore;
 
 namespace PaymentFunctions.OpenApi;
 
@@ -50,6 +51,23 @@ public static class ApiDocument
             .WithSummary("This OpenAPI document")
             .WithDescription("The OpenAPI 3.1 description of every public route; the same text is committed as docs/openapi.v1.json.")
             .WithMetadata(new ProducesResponseTypeMetadata(StatusCodes.Status200OK, null, ["application/json"]), IncludedInDescription.Instance);
+
+    /// <summary>
+    /// A browsable API reference (Scalar) of this document at <c>/scalar</c>, for local development only: never in
+    /// production and never under the Functions host, which forwards only the function.json routes anyway.
+    /// </summary>
+    public static WebApplication MapApiReference(this WebApplication app)
+    {
+        if (app.Environment.IsDevelopment() && !FunctionsHost.IsCustomHandler(app.Configuration))
+        {
+            app.MapScalarApiReference("/scalar", options => options
+                    .WithTitle("PaymentFunctions API")
+                    .WithOpenApiRoutePattern("/api" + Route.Replace(Name, "{documentName}", StringComparison.Ordinal)))
+                .ExcludeFromDescription();
+        }
+
+        return app;
+    }
 
     /// <summary>
     /// Adds, once every route's own metadata is known, the answers a route gives because of what it is: 401 behind
