@@ -277,6 +277,18 @@ public sealed class OpenApiDocumentTests
         }
     }
 
+    [Fact]
+    public void Describing_a_body_does_not_let_routing_refuse_a_content_type_before_the_route_answers()
+    {
+        // Accepts<T>() metadata would make routing answer a bare 415 itself, not P云's {code,message} or WeChat's FAIL.
+        using var app = DeploymentApp.WithDevelopmentStorage();
+        var constrained = app.Services.GetServices<EndpointDataSource>().SelectMany(s => s.Endpoints).OfType<RouteEndpoint>()
+            .Where(e => e.Metadata.GetMetadata<Microsoft.AspNetCore.Http.Metadata.IAcceptsMetadata>() is { ContentTypes.Count: > 0 })
+            .Select(e => e.RoutePattern.RawText)
+            .ToList();
+        Assert.Empty(constrained);
+    }
+
     private static string Normalized(string path) => "/" + FunctionManifestTests.Normalize(path);
 
     private static List<(string Method, string Path, bool KeyRequired)> MappedRoutes(bool underHost)

@@ -1,7 +1,7 @@
 using Azure;
 using Microsoft.AspNetCore.Http.HttpResults;
-using PaymentFunctions.Storage;
 using PaymentFunctions.OpenApi;
+using PaymentFunctions.Storage;
 
 namespace PaymentFunctions.Hosting;
 

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.AspNetCore.Routing.Patterns;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.OpenApi;
 using PaymentFunctions.Hosting;
 using Scalar.AspNetCore;
@@ -35,6 +36,7 @@ public static class ApiDocument
         // The document describes what the app reads: RequestBody reads numbers strictly (a string "1000" is refused),
         // so an amount is `integer`, never `integer | string`. The app reads no body through these options otherwise.
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.NumberHandling = JsonNumberHandling.Strict);
+        services.TryAddEnumerable(ServiceDescriptor.Transient<Microsoft.AspNetCore.Mvc.ApiExplorer.IApiDescriptionProvider, RequestBodyApiDescriptionProvider>());
         services.AddOpenApi(Name, options =>
         {
             options.AddDocumentTransformer(DescribeDocumentAsync);
@@ -99,7 +101,7 @@ public static class ApiDocument
                 }
             }
 
-            if (metadata.OfType<IAcceptsMetadata>().Any(a => a.ContentTypes.Contains("application/json", StringComparer.OrdinalIgnoreCase)))
+            if (metadata.OfType<RequestBodyDescription>().Any(b => b.ContentType == "application/json"))
             {
                 Problem(StatusCodes.Status400BadRequest, typeof(HttpValidationProblemDetails));
                 Problem(StatusCodes.Status408RequestTimeout);

@@ -7,9 +7,11 @@ public sealed record AnswerDescription(int Status, string Text);
 public static class ApiResponses
 {
     /// <summary>The route reads a JSON body of <typeparamref name="T"/> itself (through <c>RequestBody</c>).</summary>
-    public static RouteHandlerBuilder AcceptsJson<T>(this RouteHandlerBuilder builder)
-        where T : notnull =>
-        builder.Accepts<T>("application/json");
+    public static RouteHandlerBuilder AcceptsJson<T>(this RouteHandlerBuilder builder) => builder.ReadsBody<T>("application/json");
+
+    /// <summary>The route reads a body of <typeparamref name="T"/> in <paramref name="contentType"/> itself (see <see cref="RequestBodyDescription"/>).</summary>
+    public static RouteHandlerBuilder ReadsBody<T>(this RouteHandlerBuilder builder, string contentType) =>
+        builder.WithMetadata(new RequestBodyDescription(typeof(T), contentType));
 
     /// <summary>The route answers <paramref name="status"/> as <c>application/problem+json</c>, for the reason given.</summary>
     public static TBuilder Refuses<TBuilder>(this TBuilder builder, int status, string description)

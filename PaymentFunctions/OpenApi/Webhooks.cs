@@ -44,7 +44,7 @@ public static class Webhooks
                              "except `sign` (unknown fields and empty values included; sorted by name; `&app_secret=`; MD5), checks `app_id` and " +
                              "`merchant` and the known fields' formats, queues the verified fields, and only then answers code 1001. Every other " +
                              "answer makes P云 send the notification again.")
-            .Accepts<PyunNotificationForm>("application/x-www-form-urlencoded")
+            .ReadsBody<PyunNotificationForm>("application/x-www-form-urlencoded")
             .WithMetadata(PlatformAnswers.Instance);
         foreach (var (status, text) in PyunAnswers)
         {
@@ -63,7 +63,7 @@ public static class Webhooks
                              "`timestamp\\nnonce\\nbody\\n` on the raw bytes, then decrypts `resource` (AEAD_AES_256_GCM with the APIv3 key), checks " +
                              "`mchid`, `service_id` and `appid` (or `sub_mchid`), queues it and only then answers 204. A refusal answers " +
                              "`{\"code\":\"FAIL\",\"message\":…}` and WeChat Pay sends it again.")
-            .Accepts<WeChatPayCallback>("application/json")
+            .ReadsBody<WeChatPayCallback>("application/json")
             .Produces(StatusCodes.Status204NoContent)
             .Describes(StatusCodes.Status204NoContent, "Verified and queued.")
             .WithMetadata(PlatformAnswers.Instance)

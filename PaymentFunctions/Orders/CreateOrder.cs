@@ -5,8 +5,8 @@ using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using PaymentFunctions.Http;
-using PaymentFunctions.Pyun;
 using PaymentFunctions.OpenApi;
+using PaymentFunctions.Pyun;
 
 namespace PaymentFunctions.Orders;
 

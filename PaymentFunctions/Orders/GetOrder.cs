@@ -1,8 +1,8 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using PaymentFunctions.Http;
-using PaymentFunctions.Pyun;
 using PaymentFunctions.OpenApi;
+using PaymentFunctions.Pyun;
 
 namespace PaymentFunctions.Orders;
 

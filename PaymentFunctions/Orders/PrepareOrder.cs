@@ -2,9 +2,9 @@ using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using PaymentFunctions.Http;
+using PaymentFunctions.OpenApi;
 using PaymentFunctions.Pyun;
 using PaymentFunctions.Storage;
-using PaymentFunctions.OpenApi;
 
 namespace PaymentFunctions.Orders;
 

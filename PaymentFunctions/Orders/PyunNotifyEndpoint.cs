@@ -1,8 +1,8 @@
 using Microsoft.Extensions.Options;
 using PaymentFunctions.Http;
 using PaymentFunctions.Notifications;
-using PaymentFunctions.Pyun;
 using PaymentFunctions.OpenApi;
+using PaymentFunctions.Pyun;
 
 namespace PaymentFunctions.Orders;
 

@@ -3,8 +3,8 @@ using System.Text.Json.Serialization;
 using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using PaymentFunctions.Http;
-using PaymentFunctions.WeChatPay;
 using PaymentFunctions.OpenApi;
+using PaymentFunctions.WeChatPay;
 
 namespace PaymentFunctions.PayScore;
 

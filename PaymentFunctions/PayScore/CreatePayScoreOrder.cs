@@ -5,10 +5,10 @@ using Azure;
 using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using PaymentFunctions.Http;
+using PaymentFunctions.OpenApi;
 using PaymentFunctions.Orders;
 using PaymentFunctions.Storage;
 using PaymentFunctions.WeChatPay;
-using PaymentFunctions.OpenApi;
 
 namespace PaymentFunctions.PayScore;
 

@@ -1,8 +1,8 @@
 using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using PaymentFunctions.Http;
-using PaymentFunctions.WeChatPay;
 using PaymentFunctions.OpenApi;
+using PaymentFunctions.WeChatPay;
 
 namespace PaymentFunctions.PayScore;
 

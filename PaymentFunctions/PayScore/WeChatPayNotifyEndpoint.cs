@@ -2,8 +2,8 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using PaymentFunctions.Http;
 using PaymentFunctions.Notifications;
-using PaymentFunctions.WeChatPay;
 using PaymentFunctions.OpenApi;
+using PaymentFunctions.WeChatPay;
 
 namespace PaymentFunctions.PayScore;
 
