@@ -52,7 +52,13 @@ public static class ApiDocument
             .WithName("OpenApiDocument")
             .WithSummary("This OpenAPI document")
             .WithDescription("The OpenAPI 3.1 description of every public route; the same text is committed as docs/openapi.v1.json.")
-            .WithMetadata(new ProducesResponseTypeMetadata(StatusCodes.Status200OK, null, ["application/json"]), IncludedInDescription.Instance);
+            .WithMetadata(new ProducesResponseTypeMetadata(StatusCodes.Status200OK, null, ["application/json"]), IncludedInDescription.Instance)
+            .Describes(StatusCodes.Status200OK, "The document (application/json).")
+            .AddOpenApiOperationTransformer((operation, _, _) =>
+            {
+                operation.Parameters = null; // the handler's documentName, fixed by the literal path
+                return Task.CompletedTask;
+            });
 
     /// <summary>
     /// A browsable API reference (Scalar) of this document at <c>/scalar</c>, for local development only: never in
