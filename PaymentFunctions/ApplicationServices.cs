@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using PaymentFunctions.Hosting;
 using PaymentFunctions.Http;
 using PaymentFunctions.Notifications;
+using PaymentFunctions.OpenApi;
 using PaymentFunctions.Orders;
 using PaymentFunctions.PayScore;
 using PaymentFunctions.Pyun;
@@ -29,6 +30,7 @@ public static class ApplicationServices
         AddValidatedOptions<HttpOptions, HttpOptionsValidator>(services, HttpOptions.Section);
         AddValidatedOptions<RateLimitOptions, RateLimitOptionsValidator>(services, RateLimitOptions.Section);
         services.AddPaymentRateLimits();
+        services.AddApiDocument();
         services.AddPaymentStorage(builder.Configuration);
 
         services.AddSingleton<IValidator<CreateOrderRequest>, CreateOrderValidator>();
@@ -102,6 +104,7 @@ public static class ApplicationServices
 
         // The Functions host polls "/" until the handler answers; any answer means ready.
         app.MapGet("/", () => TypedResults.Text("PaymentFunctions is running.")).ExcludeFromDescription();
+        app.MapApiReference(); // /scalar, in Development and standalone only
 
         // The queue trigger's door, for the host alone: it checks nothing, so on our own (where this app may face the
         // network and polls the queue itself) it does not exist. Under the host, Kestrel listens on loopback only.
@@ -112,8 +115,9 @@ public static class ApplicationServices
 
         // Policy lives on the groups, not on each route: authLevel "function" in a route's function.json <=> it is in
         // a key group (FunctionManifestTests checks both agree); Pay Score routes answer 503 while WeChat Pay is off.
-        var api = app.MapGroup("/api");
+        var api = app.MapGroup("/api").WithCommonApiAnswers();
         api.MapHealth();
+        api.MapApiDocument();
         api.MapPrepareOrder();
         api.MapGetOrder();
         api.MapPyunNotify();

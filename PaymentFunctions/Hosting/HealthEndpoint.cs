@@ -1,5 +1,6 @@
 using Azure;
 using Microsoft.AspNetCore.Http.HttpResults;
+using PaymentFunctions.OpenApi;
 using PaymentFunctions.Storage;
 
 namespace PaymentFunctions.Hosting;
@@ -90,7 +91,9 @@ public sealed class HealthProbe(StorageResources storage, TimeProvider clock, IL
 public static class HealthEndpoint
 {
     public static void MapHealth(this IEndpointRouteBuilder api) =>
-        api.MapGet("/health", HandleAsync).WithName("Health");
+        api.MapGet("/health", HandleAsync).WithName("Health")
+            .WithSummary("Is the app able to work (platform probes)").Describes(StatusCodes.Status200OK, "Storage answers.")
+            .Produces<HealthAnswer>(StatusCodes.Status503ServiceUnavailable).Describes(StatusCodes.Status503ServiceUnavailable, "`failing` names what did not answer within 3 s: queue storage, table storage.");
 
     internal static async Task<Results<Ok<HealthAnswer>, JsonHttpResult<HealthAnswer>>> HandleAsync(HealthProbe probe, CancellationToken cancellationToken)
     {

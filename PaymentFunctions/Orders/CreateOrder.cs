@@ -5,6 +5,7 @@ using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using PaymentFunctions.Http;
+using PaymentFunctions.OpenApi;
 using PaymentFunctions.Pyun;
 
 namespace PaymentFunctions.Orders;
@@ -93,7 +94,11 @@ public sealed record OrderView(
 public static class CreateOrderEndpoint
 {
     public static void MapCreateOrder(this IEndpointRouteBuilder api) =>
-        api.MapPost("/orders", HandleAsync).WithName("CreateOrder");
+        api.MapPost("/orders", HandleAsync).WithName("CreateOrder")
+            .WithSummary("Create an order (business system)").AcceptsJson<CreateOrderRequest>()
+            .WithDescription("Idempotent on merchantOrderNo. Amounts are whole fen. `extra` holds the scene's fields under P云's own names (docs/api.md lists them).")
+            .Describes(StatusCodes.Status201Created, "Created; Location is /api/orders/{orderId}.").Describes(StatusCodes.Status200OK, "The same request again: the same order.")
+            .Refuses(StatusCodes.Status409Conflict, "merchantOrderNo already names a different order.");
 
     internal static async Task<Results<Created<OrderView>, Ok<OrderView>, ProblemHttpResult>> HandleAsync(
         HttpRequest http, IValidator<CreateOrderRequest> validator, OrderStore store, IOptions<OrdersOptions> options,

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using PaymentFunctions.Http;
+using PaymentFunctions.OpenApi;
 using PaymentFunctions.Pyun;
 
 namespace PaymentFunctions.Orders;
@@ -13,7 +14,10 @@ namespace PaymentFunctions.Orders;
 public static class GetOrderEndpoint
 {
     public static void MapGetOrder(this IEndpointRouteBuilder api) =>
-        api.MapGet("/orders/{orderId}", HandleAsync).WithName("GetOrder");
+        api.MapGet("/orders/{orderId}", HandleAsync).WithName("GetOrder")
+            .WithSummary("The authoritative status of an order (mini program)")
+            .WithDescription("`status` is one of Created, Pending, Paid, Failed, Expired, AmountMismatch, PaidAfterClose. While a payment is pending and its notification is late, the app asks P云 first.")
+            .Describes(StatusCodes.Status200OK, "The order.").Refuses(StatusCodes.Status404NotFound, "No such order.");
 
     internal static async Task<Results<Ok<OrderView>, ProblemHttpResult>> HandleAsync(
         string orderId, OrderStore store, PyunAttemptQuery query, IOptions<PyunOptions> options,

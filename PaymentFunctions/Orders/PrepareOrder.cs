@@ -2,6 +2,7 @@ using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using PaymentFunctions.Http;
+using PaymentFunctions.OpenApi;
 using PaymentFunctions.Pyun;
 using PaymentFunctions.Storage;
 
@@ -37,7 +38,14 @@ public static class PrepareOrderEndpoint
     public const string AlipayAppId = "2021004130621008";
 
     public static void MapPrepareOrder(this IEndpointRouteBuilder api) =>
-        api.MapPost("/orders/{orderId}/prepare", HandleAsync).WithName("PrepareOrder").RequireRateLimiting(RateLimits.PlatformCalls);
+        api.MapPost("/orders/{orderId}/prepare", HandleAsync).WithName("PrepareOrder").RequireRateLimiting(RateLimits.PlatformCalls)
+            .WithSummary("Get the launch data of the half-screen payment (mini program)").AcceptsJson<PrepareOrderRequest>()
+            .WithDescription("Gets a P云 pay_id for a fresh attempt (or reuses one still valid for a minute with the same payer). `launch` is exactly what wx.openEmbeddedMiniProgram / my.openEmbeddedMiniProgram take.")
+            .Describes(StatusCodes.Status200OK, "The attempt and its launch data.").Refuses(StatusCodes.Status404NotFound, "No such order.")
+            .Refuses(StatusCodes.Status409Conflict, "The order is Paid, PaidAfterClose or AmountMismatch, or a prepare of it is in flight (retry).")
+            .Refuses(StatusCodes.Status410Gone, "The order has expired.")
+            .Refuses(StatusCodes.Status429TooManyRequests, "Too many attempts on this order (retry after Retry-After), or too many requests from this client or from everyone.")
+            .Refuses(StatusCodes.Status502BadGateway, "P云 refused or could not be reached; `detail` has P云's code and seqno.");
 
     public static LaunchData Launch(string client, string payId) => new(
         client == Alipay ? AlipayAppId : WeChatAppId,

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using PaymentFunctions.Http;
 using PaymentFunctions.Notifications;
+using PaymentFunctions.OpenApi;
 using PaymentFunctions.Pyun;
 
 namespace PaymentFunctions.Orders;
@@ -13,7 +14,7 @@ namespace PaymentFunctions.Orders;
 public static class PyunNotifyEndpoint
 {
     public static void MapPyunNotify(this IEndpointRouteBuilder api) =>
-        api.MapPost("/notify/pyun", HandleAsync).WithName("PyunNotify").DisableAntiforgery();
+        api.MapPost("/notify/pyun", HandleAsync).WithName("PyunNotify").DisableAntiforgery().DescribedAsPyunNotification();
 
     public sealed record PyunAnswer(string Code, string Message);
 

@@ -3,6 +3,7 @@ using System.Text.Json.Serialization;
 using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using PaymentFunctions.Http;
+using PaymentFunctions.OpenApi;
 using PaymentFunctions.WeChatPay;
 
 namespace PaymentFunctions.PayScore;
@@ -35,8 +36,17 @@ public static class CompleteCancelPayScoreOrderEndpoints
 {
     public static void MapCompleteCancelPayScoreOrder(this IEndpointRouteBuilder api)
     {
-        api.MapPost("/payscore/orders/{outOrderNo}/complete", CompleteAsync).WithName("CompletePayScoreOrder");
-        api.MapPost("/payscore/orders/{outOrderNo}/cancel", CancelAsync).WithName("CancelPayScoreOrder");
+        api.MapPost("/payscore/orders/{outOrderNo}/complete", CompleteAsync).WithName("CompletePayScoreOrder")
+            .WithSummary("Complete a confirmed Pay Score order (business system)").AcceptsJson<CompletePayScoreOrderRequest>()
+            .WithDescription("totalAmount (fen) must equal the sum of postPayments.amount minus the sum of postDiscounts.amount.")
+            .Describes(StatusCodes.Status200OK, "The new state.").Refuses(StatusCodes.Status404NotFound, "No such Pay Score order.")
+            .Refuses(StatusCodes.Status409Conflict, "The order is not confirmed (DOING/USER_CONFIRM).")
+            .Refuses(StatusCodes.Status502BadGateway, "WeChat Pay refused (502) or is unavailable or rate limiting (503); `weChatCode` and `requestId` say which.");
+        api.MapPost("/payscore/orders/{outOrderNo}/cancel", CancelAsync).WithName("CancelPayScoreOrder")
+            .WithSummary("Cancel a Pay Score order (business system)").AcceptsJson<CancelPayScoreOrderRequest>()
+            .Describes(StatusCodes.Status200OK, "The new state.").Refuses(StatusCodes.Status404NotFound, "No such Pay Score order.")
+            .Refuses(StatusCodes.Status409Conflict, "WeChat Pay can no longer cancel it (a DONE order is refunded instead).")
+            .Refuses(StatusCodes.Status502BadGateway, "WeChat Pay refused (502) or is unavailable or rate limiting (503); `weChatCode` and `requestId` say which.");
     }
 
     internal static async Task<Results<Ok<PayScoreOrderView>, ProblemHttpResult>> CompleteAsync(

@@ -5,6 +5,7 @@ using Azure;
 using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using PaymentFunctions.Http;
+using PaymentFunctions.OpenApi;
 using PaymentFunctions.Orders;
 using PaymentFunctions.Storage;
 using PaymentFunctions.WeChatPay;
@@ -30,7 +31,13 @@ public sealed record CreatePayScoreOrderRequest(
 public static class CreatePayScoreOrderEndpoint
 {
     public static void MapCreatePayScoreOrder(this IEndpointRouteBuilder api) =>
-        api.MapPost("/payscore/orders", HandleAsync).WithName("CreatePayScoreOrder");
+        api.MapPost("/payscore/orders", HandleAsync).WithName("CreatePayScoreOrder")
+            .WithSummary("Create a Pay Score service order (business system)").AcceptsJson<CreatePayScoreOrderRequest>()
+            .WithDescription("Names mirror WeChat's own in camelCase; amounts are whole fen. Idempotent on outOrderNo. `openBusinessView` is what wx.openBusinessView takes.")
+            .Describes(StatusCodes.Status201Created, "Created at WeChat Pay.").Describes(StatusCodes.Status200OK, "The same request again: the same order and package.")
+            .Refuses(StatusCodes.Status404NotFound, "WeChat Pay answered ORDER_NOT_EXIST.")
+            .Refuses(StatusCodes.Status409Conflict, "outOrderNo already names a different order, or an identical request is still being created (retry in a moment).")
+            .Refuses(StatusCodes.Status502BadGateway, "WeChat Pay refused (502) or is unavailable or rate limiting (503); `weChatCode` and `requestId` say which.");
 
     internal static async Task<Results<Created<PayScoreOrderView>, Ok<PayScoreOrderView>, ProblemHttpResult>> HandleAsync(
         HttpContext context, IValidator<CreatePayScoreOrderRequest> validator, PayScoreStore store, TimeProvider clock, ILoggerFactory loggers, CancellationToken cancellationToken)

@@ -1,6 +1,7 @@
 using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using PaymentFunctions.Http;
+using PaymentFunctions.OpenApi;
 using PaymentFunctions.WeChatPay;
 
 namespace PaymentFunctions.PayScore;
@@ -16,7 +17,12 @@ public sealed record QueryPayScoreOrderRequest(string? QueryId, string? OutOrder
 public static class QueryPayScoreOrderEndpoint
 {
     public static void MapQueryPayScoreOrder(this IEndpointRouteBuilder api) =>
-        api.MapPost("/payscore/orders/query", HandleAsync).WithName("QueryPayScoreOrder").RequireRateLimiting(RateLimits.PlatformCalls);
+        api.MapPost("/payscore/orders/query", HandleAsync).WithName("QueryPayScoreOrder").RequireRateLimiting(RateLimits.PlatformCalls)
+            .WithSummary("The authoritative state of a Pay Score order (mini program)").AcceptsJson<QueryPayScoreOrderRequest>()
+            .WithDescription("Exactly one of queryId (what the Pay Score page returned) or outOrderNo. `confirmed` is true only from DOING/USER_CONFIRM on; `paid` only for DONE with USER_PAID.")
+            .Describes(StatusCodes.Status200OK, "The stored state after applying WeChat Pay's answer.")
+            .Refuses(StatusCodes.Status404NotFound, "No such Pay Score order of this app.")
+            .Refuses(StatusCodes.Status502BadGateway, "WeChat Pay refused (502) or is unavailable or rate limiting (503); `weChatCode` and `requestId` say which.");
 
     internal static async Task<Results<Ok<PayScoreOrderView>, ProblemHttpResult>> HandleAsync(
         HttpContext context, IValidator<QueryPayScoreOrderRequest> validator, PayScoreStore store, PayScoreProcessor processor, TimeProvider clock, ILoggerFactory loggers, CancellationToken cancellationToken)

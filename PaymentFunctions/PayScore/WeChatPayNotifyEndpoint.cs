@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using PaymentFunctions.Http;
 using PaymentFunctions.Notifications;
+using PaymentFunctions.OpenApi;
 using PaymentFunctions.WeChatPay;
 
 namespace PaymentFunctions.PayScore;
@@ -18,7 +19,7 @@ public static class WeChatPayNotifyEndpoint
     public sealed record FailAnswer(string Code, string Message);
 
     public static void MapWeChatPayNotify(this IEndpointRouteBuilder api) =>
-        api.MapPost("/notify/wechatpay", HandleAsync).WithName("WeChatPayNotify")
+        api.MapPost("/notify/wechatpay", HandleAsync).WithName("WeChatPayNotify").DescribedAsWeChatPayCallback()
             .WithMetadata(new PayScoreDisabledAnswer(context => Fail(Logger(context.RequestServices.GetRequiredService<ILoggerFactory>()),
                 StatusCodes.Status503ServiceUnavailable, PayScoreFeature.Disabled)));
 
