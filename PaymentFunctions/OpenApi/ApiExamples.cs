@@ -69,6 +69,8 @@ internal static class ApiExamples
              "postDiscounts":[{"name":"新用户","description":"首单立减","amount":100,"count":1}],
              "totalAmount":200,"timeRange":{"endTime":"20261125180000"},"location":{"endLocation":"深圳湾店"}}
             """, new Dictionary<int, string>()),
+        ["CreateRefund"] = new("""{"refundNo":"RF-20261125-001","amount":400,"reason":"停车费多收"}""", new Dictionary<int, string>()),
+        ["CreatePayScoreRefund"] = new("""{"outRefundNo":"prodR20261125000001","amount":300,"reason":"服务未完成"}""", new Dictionary<int, string>()),
         ["CancelPayScoreOrder"] = new("""{"reason":"用户取消租借"}""", new Dictionary<int, string>()),
         ["WeChatPayNotify"] = new("""
             {"id":"EV-2018022511223320873","create_time":"2026-11-25T13:29:35+08:00","resource_type":"encrypt-resource",

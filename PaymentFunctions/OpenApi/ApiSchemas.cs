@@ -21,6 +21,8 @@ internal static class ApiSchemas
         [typeof(CreatePayScoreOrderRequest)] = ["outOrderNo", "serviceIntroduction", "timeRange", "riskFund"],
         [typeof(CompletePayScoreOrderRequest)] = ["postPayments", "totalAmount"],
         [typeof(CancelPayScoreOrderRequest)] = ["reason"],
+        [typeof(OrderRefundRequest)] = ["refundNo", "amount"],
+        [typeof(CreatePayScoreRefundRequest)] = ["outRefundNo", "amount"],
         [typeof(PostPayment)] = ["name", "amount"],
         [typeof(PostDiscount)] = ["name", "amount"],
         [typeof(PayScoreRiskFund)] = ["name", "amount"],

@@ -58,7 +58,7 @@ public static class Webhooks
     public static RouteHandlerBuilder DescribedAsWeChatPayCallback(this RouteHandlerBuilder route)
     {
         route.WithSummary("WeChat Pay's callback (called by WeChat Pay)")
-            .WithDescription("WeChat Pay API v3 posts PAYSCORE.USER_CONFIRM and PAYSCORE.USER_PAID to the configured notify_url. The app checks the " +
+            .WithDescription("WeChat Pay API v3 posts PAYSCORE.USER_CONFIRM and PAYSCORE.USER_PAID (and REFUND.SUCCESS, REFUND.ABNORMAL, REFUND.CLOSED for refunds) to the configured notify_url. The app checks the " +
                              "four Wechatpay-* headers, the timestamp (±300 s), the key by serial, the SHA256withRSA signature over " +
                              "`timestamp\\nnonce\\nbody\\n` on the raw bytes, then decrypts `resource` (AEAD_AES_256_GCM with the APIv3 key), checks " +
                              "`mchid`, `service_id` and `appid` (or `sub_mchid`), queues it and only then answers 204. A refusal answers " +
@@ -157,7 +157,7 @@ public sealed record WeChatPayCallback
     [JsonPropertyName("create_time"), Description("RFC 3339 time the notification was created.")]
     public required string CreateTime { get; init; }
 
-    [JsonPropertyName("event_type"), Description("PAYSCORE.USER_CONFIRM or PAYSCORE.USER_PAID.")]
+    [JsonPropertyName("event_type"), Description("PAYSCORE.USER_CONFIRM, PAYSCORE.USER_PAID, REFUND.SUCCESS, REFUND.ABNORMAL or REFUND.CLOSED.")]
     public required string EventType { get; init; }
 
     [JsonPropertyName("resource_type"), Description("encrypt-resource")]

@@ -1,3 +1,4 @@
+using PaymentFunctions.OpenApi;
 using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
@@ -40,9 +41,16 @@ public static class RefundEndpoints
 {
     public static void MapRefunds(this IEndpointRouteBuilder api)
     {
-        api.MapPost("/orders/{orderId}/refunds", CreateAsync).WithName("CreateRefund");
-        api.MapGet("/orders/{orderId}/refunds", ListAsync).WithName("ListRefunds");
-        api.MapGet("/orders/{orderId}/refunds/{refundNo}", GetAsync).WithName("GetRefund");
+        api.MapPost("/orders/{orderId}/refunds", CreateAsync).WithName("CreateRefund")
+            .WithSummary("Refund (part of) an order's payment (business system)").AcceptsJson<OrderRefundRequest>()
+            .WithDescription("Idempotent on refundNo. Sent to P云 by a queued round and followed by scheduled refund queries (P云 has no refund webhook).")
+            .Describes(StatusCodes.Status202Accepted, "Accepted: the refund, Pending.").Describes(StatusCodes.Status200OK, "The same request again: the refund as it stands.")
+            .Refuses(StatusCodes.Status404NotFound, "No such order.")
+            .Refuses(StatusCodes.Status409Conflict, "The order took no money, the amount exceeds what is left, or refundNo names another refund.");
+        api.MapGet("/orders/{orderId}/refunds", ListAsync).WithName("ListRefunds")
+            .WithSummary("An order's refunds, oldest first (business system)").Refuses(StatusCodes.Status404NotFound, "No such order.");
+        api.MapGet("/orders/{orderId}/refunds/{refundNo}", GetAsync).WithName("GetRefund")
+            .WithSummary("One refund of an order (business system)").Refuses(StatusCodes.Status404NotFound, "No such order or refund.");
     }
 
     public static string ListPath(string orderId) => $"/api/orders/{orderId}/refunds";

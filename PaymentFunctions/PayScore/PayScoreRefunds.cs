@@ -1,3 +1,4 @@
+using PaymentFunctions.OpenApi;
 using System.Globalization;
 using System.Text;
 using System.Text.Json.Serialization;
@@ -63,8 +64,15 @@ public static class PayScoreRefundEndpoints
 {
     public static void MapPayScoreRefunds(this IEndpointRouteBuilder api)
     {
-        api.MapPost("/payscore/orders/{outOrderNo}/refunds", CreateAsync).WithName("CreatePayScoreRefund");
-        api.MapGet("/payscore/orders/{outOrderNo}/refunds/{outRefundNo}", GetAsync).WithName("GetPayScoreRefund");
+        api.MapPost("/payscore/orders/{outOrderNo}/refunds", CreateAsync).WithName("CreatePayScoreRefund")
+            .WithSummary("Refund (part of) a paid Pay Score order (business system)").AcceptsJson<CreatePayScoreRefundRequest>()
+            .WithDescription("By the deduction's transaction_id. Idempotent on outRefundNo; settled by WeChat's REFUND.* callback or scheduled refund queries.")
+            .Describes(StatusCodes.Status202Accepted, "Accepted: the refund, Pending.").Describes(StatusCodes.Status200OK, "The same request again: the refund as it stands.")
+            .Refuses(StatusCodes.Status404NotFound, "No such order.")
+            .Refuses(StatusCodes.Status409Conflict, "The order is not paid, the amount exceeds what is left, or outRefundNo names another refund.")
+            .Refuses(StatusCodes.Status429TooManyRequests, "Within a minute of the order's last refund (WeChat's spacing).");
+        api.MapGet("/payscore/orders/{outOrderNo}/refunds/{outRefundNo}", GetAsync).WithName("GetPayScoreRefund")
+            .WithSummary("One refund of a Pay Score order (business system)").Refuses(StatusCodes.Status404NotFound, "No such order or refund.");
     }
 
     internal static async Task<Results<Accepted<PayScoreRefundView>, Ok<PayScoreRefundView>, ProblemHttpResult>> CreateAsync(
