@@ -21,11 +21,12 @@ curl -s -X POST "$FAKE/fake/pyun/trades/$PAY_ID/pay" -H "Content-Type: applicati
 #    after 5 s of silence the backend also asks P云's trade query itself):
 for _ in 1 2 3 4 5 6 7 8 9 10; do STATUS=$(curl -s "$APP/api/orders/$ORDER_ID"); case "$STATUS" in *'"status":"Pending"'*) sleep 1;; *) break;; esac; done; echo "$STATUS"
 # 4b. The business system refunds 2.34 yuan of it (idempotent on refundNo). P云 has no refund webhook: the backend
-#     polls P云's refund query on a schedule (Refunds__CheckBackoff, 2 s here) until the refund succeeds or fails:
+#     polls P云's refund query on a schedule until the refund succeeds or fails (about 15 s here: the first query
+#     waits out the send's own timeout, then Refunds__CheckBackoff, 2 s here):
 REFUND=$(curl -s -X POST "$APP/api/orders/$ORDER_ID/refunds" -H "x-functions-key: $KEY" -H "Content-Type: application/json" \
   -d '{"refundNo":"RF'"$RANDOM"'","amount":234,"reason":"少停了 20 分钟"}'); echo "$REFUND"
 REFUND_NO=$(echo "$REFUND" | sed -n 's/.*"refundNo":"\([^"]*\)".*/\1/p')
-for _ in $(seq 1 20); do REFUND=$(curl -s "$APP/api/orders/$ORDER_ID/refunds/$REFUND_NO" -H "x-functions-key: $KEY"); case "$REFUND" in *'"status":"Pending"'*) sleep 1;; *) break;; esac; done; echo "$REFUND"
+for _ in $(seq 1 40); do REFUND=$(curl -s "$APP/api/orders/$ORDER_ID/refunds/$REFUND_NO" -H "x-functions-key: $KEY"); case "$REFUND" in *'"status":"Pending"'*) sleep 1;; *) break;; esac; done; echo "$REFUND"
 curl -s "$APP/api/orders/$ORDER_ID"; echo
 
 # --- WeChat Pay Score ---
