@@ -110,6 +110,16 @@ public sealed class StorageResources(
     /// <summary>The poison queue without message encoding: what is sent through it is stored exactly as given.</summary>
     public QueueClient RawPoison { get; } = queueClients.CreateClient(StorageServiceCollectionExtensions.RawQueueClientName).GetQueueClient(options.Value.PoisonQueue);
 
+    /// <summary>The event delivery queue (Base64, as the trigger expects), kept apart so receivers never slow payments.</summary>
+    public QueueClient Events { get; } = queues.GetQueueClient(options.Value.EventQueue);
+
+    public QueueClient EventsPoison { get; } = queues.GetQueueClient(options.Value.EventPoisonQueue);
+
+    /// <summary>The delivery queue without encoding, for the standalone listener (see <see cref="RawNotifications"/>).</summary>
+    public QueueClient RawEvents { get; } = queueClients.CreateClient(StorageServiceCollectionExtensions.RawQueueClientName).GetQueueClient(options.Value.EventQueue);
+
+    public QueueClient RawEventsPoison { get; } = queueClients.CreateClient(StorageServiceCollectionExtensions.RawQueueClientName).GetQueueClient(options.Value.EventPoisonQueue);
+
     public async ValueTask EnsureCreatedAsync(CancellationToken cancellationToken)
     {
         if (_ready)
@@ -133,6 +143,8 @@ public sealed class StorageResources(
                 CreateAsync(Orphans.Name, ct => Orphans.CreateIfNotExistsAsync(ct), cancellationToken),
                 CreateAsync(Notifications.Name, ct => Notifications.CreateIfNotExistsAsync(cancellationToken: ct), cancellationToken),
                 CreateAsync(Poison.Name, ct => Poison.CreateIfNotExistsAsync(cancellationToken: ct), cancellationToken),
+                CreateAsync(Events.Name, ct => Events.CreateIfNotExistsAsync(cancellationToken: ct), cancellationToken),
+                CreateAsync(EventsPoison.Name, ct => EventsPoison.CreateIfNotExistsAsync(cancellationToken: ct), cancellationToken),
             };
             if (payScore.Enabled)
             {
@@ -141,8 +153,8 @@ public sealed class StorageResources(
 
             await Task.WhenAll(creates);
             _ready = true;
-            logger.LogInformation("Storage ready: tables {Orders}, {Index}, {Orphans}{PayScore}; queues {Queue}, {Poison}", Orders.Name, OrderIndex.Name,
-                Orphans.Name, payScore.Enabled ? ", " + PayScoreOrders.Name : "", Notifications.Name, Poison.Name);
+            logger.LogInformation("Storage ready: tables {Orders}, {Index}, {Orphans}{PayScore}; queues {Queue}, {Poison}, {Events}, {EventsPoison}", Orders.Name, OrderIndex.Name,
+                Orphans.Name, payScore.Enabled ? ", " + PayScoreOrders.Name : "", Notifications.Name, Poison.Name, Events.Name, EventsPoison.Name);
         }
         finally
         {
