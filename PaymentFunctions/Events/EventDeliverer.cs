@@ -31,6 +31,9 @@ public sealed partial class EventDeliverer(
 
     public const int MaxErrorLength = 200;
 
+    /// <summary>A claim older than the timeout plus this is taken to belong to a worker that died.</summary>
+    public static readonly TimeSpan ClaimMargin = TimeSpan.FromSeconds(20);
+
     public async Task<string> ProcessAsync(string text, CancellationToken cancellationToken)
     {
         var message = Parse(text);
@@ -46,24 +49,51 @@ public sealed partial class EventDeliverer(
             return "endpoint no longer configured";
         }
 
-        var row = await EventStore.GetAsync(table, key, cancellationToken);
-        if (row is null)
+        // Claim the attempt on the row before sending, so that a duplicate message for it sends nothing.
+        TableEntity? row;
+        EndpointDelivery state;
+        ETag claimed;
+        while (true)
         {
-            LogEventGone(logger, key.Id);
-            return "no such event";
-        }
-
-        var state = EventRows.Delivery(row, message.Endpoint);
-        if (Stale(state, message) is { } reason)
-        {
-            // The attempt was made: if the process died before queuing the next one, queue it now.
-            if (state.Round == message.Round && state.Attempts == message.Attempt && !state.Finished && state.NextAttemptAt is { } next)
+            row = await EventStore.GetAsync(table, key, cancellationToken);
+            if (row is null)
             {
-                await outbox.SendAsync(message with { Attempt = message.Attempt + 1 }, Max(next - clock.GetUtcNow(), TimeSpan.Zero), cancellationToken);
-                return "attempt already made; next attempt queued again";
+                LogEventGone(logger, key.Id);
+                return "no such event";
             }
 
-            return reason;
+            state = EventRows.Delivery(row, message.Endpoint);
+            if (Stale(state, message) is { } reason)
+            {
+                // The attempt was made: if the process died before queuing the next one, queue it now.
+                if (state.Round == message.Round && state.Attempts == message.Attempt && !state.Finished && state.NextAttemptAt is { } next)
+                {
+                    await outbox.SendAsync(message with { Attempt = message.Attempt + 1 }, Max(next - clock.GetUtcNow(), TimeSpan.Zero), cancellationToken);
+                    return "attempt already made; next attempt queued again";
+                }
+
+                return reason;
+            }
+
+            if (state.ClaimedAttempt == message.Attempt && state.ClaimedAt is { } at && clock.GetUtcNow() - at < settings.Timeout + ClaimMargin)
+            {
+                // Another worker is making this attempt now. Come back later: by then it is recorded (and this message
+                // is dropped), or the claim has expired because that worker died (and this message makes the attempt).
+                throw new EventAttemptInFlightException(key.Id, message.Endpoint, message.Attempt);
+            }
+
+            var claim = state with { ClaimedAttempt = message.Attempt, ClaimedAt = clock.GetUtcNow() };
+            try
+            {
+                var response = await table.UpdateEntityAsync(Property(key, message.Endpoint, claim), row.ETag, TableUpdateMode.Merge, cancellationToken);
+                claimed = response.Headers.ETag ?? ETag.All;
+                state = claim;
+                break;
+            }
+            catch (RequestFailedException ex) when (ex.Status == 412)
+            {
+                // Another endpoint's delivery (or a duplicate) wrote the row: decide again on what is there now.
+            }
         }
 
         var (status, error) = await SendAsync(row, key, message, endpoint, settings.Timeout, cancellationToken);
@@ -80,16 +110,17 @@ public sealed partial class EventDeliverer(
             NextAttemptAt = delay is { } d ? now + d : null,
             DeliveredAt = delivered ? now : null,
             FailedAt = !delivered && delay is null ? now : null,
+            ClaimedAttempt = null,
+            ClaimedAt = null,
         };
 
-        // Merge this endpoint's state only if the row is unchanged; another endpoint's delivery writing the same row
-        // is re-read and merged over, a duplicate of this attempt (or a redeliver) that wrote first wins.
+        // Merge this endpoint's state only if the row is unchanged since the claim; another endpoint's delivery writing
+        // the same row meanwhile is re-read and merged over, a redeliver (a new round) wins.
         while (true)
         {
             try
             {
-                await table.UpdateEntityAsync(new TableEntity(key.PartitionKey, key.RowKey) { [EventRows.DeliveryProperty(message.Endpoint)] = EventRows.Serialize(recorded) },
-                    row.ETag, TableUpdateMode.Merge, cancellationToken);
+                await table.UpdateEntityAsync(Property(key, message.Endpoint, recorded), claimed, TableUpdateMode.Merge, cancellationToken);
                 break;
             }
             catch (RequestFailedException ex) when (ex.Status == 412)
@@ -97,8 +128,10 @@ public sealed partial class EventDeliverer(
                 row = await EventStore.GetAsync(table, key, cancellationToken) ?? throw new InvalidOperationException("The event row disappeared.");
                 if (EventRows.Delivery(row, message.Endpoint) != state)
                 {
-                    return "another attempt was recorded first";
+                    return "superseded while the attempt was made";
                 }
+
+                claimed = row.ETag;
             }
         }
 
@@ -216,6 +249,9 @@ public sealed partial class EventDeliverer(
         return clean.Length <= MaxErrorLength ? clean : clean[..MaxErrorLength] + "…";
     }
 
+    private static TableEntity Property(EventKey key, string endpoint, EndpointDelivery state) =>
+        new(key.PartitionKey, key.RowKey) { [EventRows.DeliveryProperty(endpoint)] = EventRows.Serialize(state) };
+
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
     private static EventDelivery Parse(string text)
@@ -251,3 +287,7 @@ public sealed partial class EventDeliverer(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Event {EventId} does not exist; delivery dropped")]
     private static partial void LogEventGone(ILogger logger, string eventId);
 }
+
+/// <summary>Another worker holds the claim on this attempt: the message is retried later (and then dropped if it was made).</summary>
+public sealed class EventAttemptInFlightException(string eventId, string endpoint, int attempt)
+    : Exception($"Attempt {attempt} of event {eventId} to {endpoint} is being made by another worker; retrying the message later.");

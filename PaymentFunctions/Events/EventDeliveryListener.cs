@@ -20,7 +20,7 @@ public sealed class EventDeliveryListener(
     TimeProvider clock,
     ILogger<EventDeliveryListener> logger) : BackgroundService
 {
-    /// <summary>Longer than an attempt can take (Events:Timeout is at most 2 minutes) plus its writes.</summary>
+    /// <summary>Longer than an attempt can take (Events:Timeout is at most 1 minute) plus its writes.</summary>
     private static readonly TimeSpan Lease = TimeSpan.FromMinutes(3);
 
     private static readonly TimeSpan MinimumPoll = TimeSpan.FromMilliseconds(100);

@@ -89,7 +89,9 @@ public sealed record EndpointDelivery(
     DateTimeOffset? LastAttemptAt,
     DateTimeOffset? NextAttemptAt,
     DateTimeOffset? DeliveredAt,
-    DateTimeOffset? FailedAt)
+    DateTimeOffset? FailedAt,
+    int? ClaimedAttempt = null,
+    DateTimeOffset? ClaimedAt = null)
 {
     public static EndpointDelivery None { get; } = new(0, 0, 0, null, null, null, null, null, null);
 

@@ -105,9 +105,9 @@ internal sealed class EventsOptionsValidator : IValidateOptions<EventsOptions>
     public ValidateOptionsResult Validate(string? name, EventsOptions o)
     {
         var failures = new List<string>();
-        if (o.Timeout <= TimeSpan.Zero || o.Timeout > TimeSpan.FromMinutes(2))
+        if (o.Timeout <= TimeSpan.Zero || o.Timeout > TimeSpan.FromMinutes(1))
         {
-            failures.Add("Setting 'Events:Timeout' is out of range: expected a time span above zero and at most 00:02:00.");
+            failures.Add("Setting 'Events:Timeout' is out of range: expected a time span above zero and at most 00:01:00.");
         }
 
         if (o.RetryDelays is null)
