@@ -89,18 +89,23 @@ public sealed class EventsFixture : IAsyncLifetime
         await App.Storage.EnsureCreatedAsync(CancellationToken.None);
     }
 
-    public EventDeliveryListener CreateListener() =>
-        ActivatorUtilities.CreateInstance<EventDeliveryListener>(App.Services, QueueSettings.Load(Path.Combine(AppContext.BaseDirectory, "host.json")));
+    /// <summary>The standalone delivery listener with host.json's settings, optionally changed.</summary>
+    public EventDeliveryListener CreateListener(Func<QueueSettings, QueueSettings>? change = null)
+    {
+        var settings = QueueSettings.Load(Path.Combine(AppContext.BaseDirectory, "host.json"));
+        return ActivatorUtilities.CreateInstance<EventDeliveryListener>(App.Services, change?.Invoke(settings) ?? settings);
+    }
 
     /// <summary>Polls the delivery queue until <paramref name="done"/> holds (or fails the test after <paramref name="within"/>).</summary>
-    public async Task PumpUntilAsync(Func<Task<bool>> done, TimeSpan? within = null)
+    /// <param name="poll">False when a running listener does the work: only wait.</param>
+    public async Task PumpUntilAsync(Func<Task<bool>> done, TimeSpan? within = null, bool poll = true)
     {
         var listener = CreateListener();
         var deadline = DateTimeOffset.UtcNow + (within ?? TimeSpan.FromSeconds(30));
         while (!await done())
         {
             Assert.True(DateTimeOffset.UtcNow < deadline, "The condition did not hold in time.");
-            if (await listener.PollOnceAsync(CancellationToken.None) == 0)
+            if (!poll || await listener.PollOnceAsync(CancellationToken.None) == 0)
             {
                 await Task.Delay(50);
             }

@@ -25,16 +25,46 @@ public sealed class EventDeliveryListener(
 
     private static readonly TimeSpan MinimumPoll = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>
+    /// Keeps up to <c>batchSize</c> deliveries in flight and fetches more as soon as one finishes (as the host does
+    /// with <c>newBatchThreshold</c>), so a receiver that hangs until the timeout holds one slot, not the queue.
+    /// </summary>
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         logger.LogInformation("Event delivery listener on {Queue}, poison queue {Poison}", storage.Events.Name, storage.EventsPoison.Name);
+        using var slots = new SemaphoreSlim(settings.BatchSize, settings.BatchSize);
         var delay = MinimumPoll;
         while (!stoppingToken.IsCancellationRequested)
         {
+            var free = 0;
             try
             {
-                var processed = await PollOnceAsync(stoppingToken);
-                delay = processed > 0 ? MinimumPoll : TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, settings.MaxPollingInterval.Ticks));
+                await slots.WaitAsync(stoppingToken);
+                free = 1;
+                while (free < settings.BatchSize && slots.Wait(0, CancellationToken.None))
+                {
+                    free++;
+                }
+
+                await storage.EnsureCreatedAsync(stoppingToken);
+                QueueMessage[] messages = await storage.RawEvents.ReceiveMessagesAsync(free, Lease, stoppingToken);
+                foreach (var message in messages)
+                {
+                    free--;
+                    _ = Task.Run(async () =>
+                    {
+                        try
+                        {
+                            await HandleAsync(message, stoppingToken);
+                        }
+                        finally
+                        {
+                            slots.Release();
+                        }
+                    }, CancellationToken.None);
+                }
+
+                delay = messages.Length > 0 ? MinimumPoll : TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, settings.MaxPollingInterval.Ticks));
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -44,6 +74,13 @@ public sealed class EventDeliveryListener(
             {
                 logger.LogWarning(ex, "Event delivery listener could not reach storage; backing off");
                 delay = settings.MaxPollingInterval;
+            }
+            finally
+            {
+                if (free > 0)
+                {
+                    slots.Release(free);
+                }
             }
 
             if (delay > MinimumPoll)
