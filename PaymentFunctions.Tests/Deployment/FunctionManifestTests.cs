@@ -112,12 +112,12 @@ public sealed partial class FunctionManifestTests
             .Select(f => f.Key)
             .Order(StringComparer.Ordinal);
 
-        Assert.Equal([Events.EventEndpoints.DeliverFunctionName, ProcessNotificationEndpoint.FunctionName], queueFunctions);
+        Assert.Equal([PaymentFunctions.Events.EventEndpoints.DeliverFunctionName, ProcessNotificationEndpoint.FunctionName], queueFunctions);
     }
 
     [Theory]
     [InlineData(ProcessNotificationEndpoint.FunctionName, "payment-notifications", StorageOptions.NotificationQueueName)]
-    [InlineData(Events.EventEndpoints.DeliverFunctionName, "payment-events", StorageOptions.EventQueueName)]
+    [InlineData(PaymentFunctions.Events.EventEndpoints.DeliverFunctionName, "payment-events", StorageOptions.EventQueueName)]
     public void The_queue_function_matches_its_endpoint_queue_and_connection(string name, string queueName, string storageQueueName)
     {
         var manifest = RepositoryFiles.FunctionManifests()[name];
