@@ -65,13 +65,14 @@ public sealed class EventOutbox(
     EventStreams streams,
     StorageResources storage,
     IOptionsMonitor<EventsOptions> options,
+    IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json,
     TimeProvider clock,
     ILogger<EventOutbox> logger)
 {
     /// <summary>
     /// The row for event number <paramref name="sequence"/> of the order in <paramref name="partitionKey"/>, as an Add
     /// for the product's transaction (the transaction then fails with 409 if that event exists already, like a
-    /// replayed change). <paramref name="data"/> is what the order's GET returns, serialized with the web defaults.
+    /// replayed change). <paramref name="data"/> is what the order's GET returns, serialized as the API serializes it.
     /// </summary>
     public StagedEvent Stage(string product, string partitionKey, long sequence, string type, object data)
     {
@@ -99,7 +100,7 @@ public sealed class EventOutbox(
             [EventRows.Type] = type,
             [EventRows.Sequence] = sequence,
             [EventRows.CreatedAt] = clock.GetUtcNow(),
-            [EventRows.Data] = JsonSerializer.Serialize(data, data.GetType(), EventRows.Json),
+            [EventRows.Data] = JsonSerializer.Serialize(data, data.GetType(), json.Value.SerializerOptions),
             // With no endpoint for it there is nothing to queue, and nothing for EnsureDispatchedAsync to find.
             [EventRows.Dispatched] = deliveries.Count == 0,
         };
