@@ -86,7 +86,7 @@ public sealed class EventsFixture : IAsyncLifetime
         Table = App.Services.GetRequiredService<Azure.Data.Tables.TableServiceClient>().GetTableClient(App.Prefix + "EventTest");
         await Table.CreateIfNotExistsAsync();
         App.Services.GetRequiredService<EventStreams>().Add(TestProduct, Table);
-        await App.Storage.EnsureCreatedAsync(CancellationToken.None);
+        await App.Storage.EnsureEventQueuesCreatedAsync(CancellationToken.None);
     }
 
     /// <summary>The standalone delivery listener with host.json's settings, optionally changed.</summary>

@@ -52,11 +52,10 @@ public sealed class StorageRequestTests(PaymentApp app) : IClassFixture<PaymentA
         Assert.True(settings.BatchSize >= Orders, "one receive must fetch every notification");
         var listener = ActivatorUtilities.CreateInstance<QueueListener>(factory.Services, settings);
 
-        // Start-up: the two order tables, the orphans table, the notification queue and the event delivery queue with
-        // their poison queues, and no Pay Score table while Pay Score is off.
+        // Start-up: the two order tables, the orphans table and two queues, and no Pay Score table while Pay Score is off.
         var startup = counter.Count;
         await factory.Services.GetRequiredService<StorageResources>().EnsureCreatedAsync(CancellationToken.None);
-        Assert.Equal(7, counter.Count - startup);
+        Assert.Equal(5, counter.Count - startup);
 
         var orderIds = new List<string>();
         var create = await PerOrderAsync(counter, async () =>

@@ -46,7 +46,7 @@ public sealed class EventDeliveryListener(
                     free++;
                 }
 
-                await storage.EnsureCreatedAsync(stoppingToken);
+                await storage.EnsureEventQueuesCreatedAsync(stoppingToken);
                 QueueMessage[] messages = await storage.RawEvents.ReceiveMessagesAsync(free, Lease, stoppingToken);
                 foreach (var message in messages)
                 {
@@ -100,7 +100,7 @@ public sealed class EventDeliveryListener(
     /// <summary>Receives and handles one batch; returns how many messages it received.</summary>
     public async Task<int> PollOnceAsync(CancellationToken cancellationToken)
     {
-        await storage.EnsureCreatedAsync(cancellationToken);
+        await storage.EnsureEventQueuesCreatedAsync(cancellationToken);
         QueueMessage[] messages = await storage.RawEvents.ReceiveMessagesAsync(settings.BatchSize, Lease, cancellationToken);
         await Task.WhenAll(messages.Select(m => HandleAsync(m, cancellationToken)));
         return messages.Length;

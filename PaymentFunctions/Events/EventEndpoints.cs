@@ -158,7 +158,7 @@ public static class EventEndpoints
         {
             try
             {
-                await storage.EnsureCreatedAsync(cancellationToken);
+                await storage.EnsureEventQueuesCreatedAsync(cancellationToken);
                 await storage.EventsPoison.SendMessageAsync(NotificationEnvelope.Unwrap(text) ?? text, cancellationToken);
             }
             catch (Exception poison) when (!cancellationToken.IsCancellationRequested)

@@ -117,7 +117,7 @@ public sealed class EventOutbox(
                 continue;
             }
 
-            await storage.EnsureCreatedAsync(cancellationToken);
+            await storage.EnsureEventQueuesCreatedAsync(cancellationToken);
             foreach (var delivery in staged.Deliveries)
             {
                 await SendAsync(delivery, TimeSpan.Zero, cancellationToken);
@@ -146,7 +146,7 @@ public sealed class EventOutbox(
                 continue;
             }
 
-            await storage.EnsureCreatedAsync(cancellationToken);
+            await storage.EnsureEventQueuesCreatedAsync(cancellationToken);
             foreach (var name in Receivers(row.GetString(EventRows.Type) ?? ""))
             {
                 await SendAsync(new EventDelivery(key.Id, name, 0, 1), TimeSpan.Zero, cancellationToken);
@@ -171,7 +171,7 @@ public sealed class EventOutbox(
             return null;
         }
 
-        await storage.EnsureCreatedAsync(cancellationToken);
+        await storage.EnsureEventQueuesCreatedAsync(cancellationToken);
         while (true)
         {
             var response = await table.GetEntityIfExistsAsync<TableEntity>(key.PartitionKey, key.RowKey, cancellationToken: cancellationToken);

@@ -88,7 +88,9 @@ public sealed class StorageResources(
     ILogger<StorageResources> logger) : IDisposable
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly SemaphoreSlim _eventsGate = new(1, 1);
     private volatile bool _ready;
+    private volatile bool _eventsReady;
 
     public TableClient Orders { get; } = tables.GetTableClient(options.Value.OrdersTable);
     public TableClient OrderIndex { get; } = tables.GetTableClient(options.Value.OrderIndexTable);
@@ -143,8 +145,6 @@ public sealed class StorageResources(
                 CreateAsync(Orphans.Name, ct => Orphans.CreateIfNotExistsAsync(ct), cancellationToken),
                 CreateAsync(Notifications.Name, ct => Notifications.CreateIfNotExistsAsync(cancellationToken: ct), cancellationToken),
                 CreateAsync(Poison.Name, ct => Poison.CreateIfNotExistsAsync(cancellationToken: ct), cancellationToken),
-                CreateAsync(Events.Name, ct => Events.CreateIfNotExistsAsync(cancellationToken: ct), cancellationToken),
-                CreateAsync(EventsPoison.Name, ct => EventsPoison.CreateIfNotExistsAsync(cancellationToken: ct), cancellationToken),
             };
             if (payScore.Enabled)
             {
@@ -153,12 +153,42 @@ public sealed class StorageResources(
 
             await Task.WhenAll(creates);
             _ready = true;
-            logger.LogInformation("Storage ready: tables {Orders}, {Index}, {Orphans}{PayScore}; queues {Queue}, {Poison}, {Events}, {EventsPoison}", Orders.Name, OrderIndex.Name,
-                Orphans.Name, payScore.Enabled ? ", " + PayScoreOrders.Name : "", Notifications.Name, Poison.Name, Events.Name, EventsPoison.Name);
+            logger.LogInformation("Storage ready: tables {Orders}, {Index}, {Orphans}{PayScore}; queues {Queue}, {Poison}", Orders.Name, OrderIndex.Name,
+                Orphans.Name, payScore.Enabled ? ", " + PayScoreOrders.Name : "", Notifications.Name, Poison.Name);
         }
         finally
         {
             _gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// The tables (as <see cref="EnsureCreatedAsync"/>) and the event delivery queues. Those are created apart, on
+    /// the first event work, so that payment requests never wait on them (a cold start creates no more than before).
+    /// </summary>
+    public async ValueTask EnsureEventQueuesCreatedAsync(CancellationToken cancellationToken)
+    {
+        await EnsureCreatedAsync(cancellationToken);
+        if (_eventsReady)
+        {
+            return;
+        }
+
+        await _eventsGate.WaitAsync(cancellationToken);
+        try
+        {
+            if (!_eventsReady)
+            {
+                await Task.WhenAll(
+                    CreateAsync(Events.Name, ct => Events.CreateIfNotExistsAsync(cancellationToken: ct), cancellationToken),
+                    CreateAsync(EventsPoison.Name, ct => EventsPoison.CreateIfNotExistsAsync(cancellationToken: ct), cancellationToken));
+                _eventsReady = true;
+                logger.LogInformation("Event queues ready: {Events}, {EventsPoison}", Events.Name, EventsPoison.Name);
+            }
+        }
+        finally
+        {
+            _eventsGate.Release();
         }
     }
 
@@ -178,7 +208,11 @@ public sealed class StorageResources(
         }
     }
 
-    public void Dispose() => _gate.Dispose();
+    public void Dispose()
+    {
+        _gate.Dispose();
+        _eventsGate.Dispose();
+    }
 }
 
 /// <summary>Stands in for a token credential where storage is reached with a connection string: never asked for a token.</summary>
