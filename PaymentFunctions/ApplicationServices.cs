@@ -1,5 +1,6 @@
 using FluentValidation;
 using Microsoft.Extensions.Options;
+using PaymentFunctions.Events;
 using PaymentFunctions.Hosting;
 using PaymentFunctions.Http;
 using PaymentFunctions.Notifications;
@@ -82,6 +83,7 @@ public static class ApplicationServices
         services.AddNotificationHandler<PayScoreRefundCheckHandler>();
         services.AddNotificationHandler<WeChatRefundNotificationHandler>();
         services.AddSingleton<NotificationHandlers>();
+        services.AddPaymentEvents();
         services.AddScoped<NotificationProcessor>();
 
         // Under the Functions host the host triggers ProcessNotification; on our own we poll the queue ourselves.
@@ -90,6 +92,9 @@ public static class ApplicationServices
             services.AddSingleton(_ => QueueSettings.Load(Path.Combine(AppContext.BaseDirectory, "host.json")));
             services.AddSingleton<QueueListener>();
             services.AddHostedService(sp => sp.GetRequiredService<QueueListener>());
+            // Event deliveries on their own queue and listener: a slow receiver never holds up a payment.
+            services.AddSingleton<EventDeliveryListener>();
+            services.AddHostedService(sp => sp.GetRequiredService<EventDeliveryListener>());
         }
 
         return builder;
@@ -111,6 +116,7 @@ public static class ApplicationServices
         if (FunctionsHost.IsCustomHandler(app.Configuration))
         {
             app.MapProcessNotification();
+            app.MapDeliverEvent();
         }
 
         // Policy lives on the groups, not on each route: authLevel "function" in a route's function.json <=> it is in
@@ -125,6 +131,7 @@ public static class ApplicationServices
         var business = api.MapGroup("").RequireFunctionKey();
         business.MapCreateOrder();
         business.MapRefunds();
+        business.MapEventApi();
 
         var payScore = api.MapGroup("").RequirePayScore();
         payScore.MapQueryPayScoreOrder();
@@ -134,6 +141,7 @@ public static class ApplicationServices
         payScoreBusiness.MapCreatePayScoreOrder();
         payScoreBusiness.MapCompleteCancelPayScoreOrder();
         payScoreBusiness.MapPayScoreRefunds();
+        payScoreBusiness.MapPayScoreEventApi();
         return app;
     }
 

@@ -151,6 +151,20 @@ param weChatPayApiV3Key string = ''
 param weChatPayMerchantPrivateKey string = ''
 
 // ---------------------------------------------------------------------------------------------------------------
+// Events (docs/events.md): one receiver, endpoint "business"; more can be added as app settings
+// Events__Endpoints__<name>__Url / __Secret (a Key Vault reference) / __Types.
+
+@description('URL of the business system\'s event receiver (https). Empty: events are recorded, none is delivered.')
+param eventEndpointUrl string = ''
+
+@description('Event types the receiver gets, comma-separated (e.g. order.paid,payscore.paid). Empty: all.')
+param eventEndpointTypes string = ''
+
+@secure()
+@description('Signing secret (whsec_ + Base64 of 24-64 random bytes), stored as Key Vault secret events-business-secret. Empty: keep the vault\'s current value.')
+param eventEndpointSecret string = ''
+
+// ---------------------------------------------------------------------------------------------------------------
 // Alerts
 
 @description('Email address for alerts. Empty: the action group is created without a receiver.')
@@ -176,6 +190,9 @@ var deploymentContainerName = 'app-package'
 // The queue named in PaymentFunctions/Functions/ProcessNotification/function.json; the host adds -poison.
 var notificationQueueName = 'payment-notifications'
 var poisonQueueName = '${notificationQueueName}-poison'
+// The queue named in PaymentFunctions/Functions/DeliverEvent/function.json: one message per event and endpoint.
+var eventQueueName = 'payment-events'
+var eventPoisonQueueName = '${eventQueueName}-poison'
 
 // ---------------------------------------------------------------------------------------------------------------
 // Resources
@@ -214,6 +231,8 @@ module storage 'modules/storage.bicep' = {
     queueNames: [
       notificationQueueName
       poisonQueueName
+      eventQueueName
+      eventPoisonQueueName
     ]
     workspaceId: monitoring.outputs.workspaceId
   }
@@ -229,6 +248,7 @@ module keyVault 'modules/keyvault.bicep' = {
     pyunAppSecret: pyunAppSecret
     weChatPayApiV3Key: weChatPayApiV3Key
     weChatPayMerchantPrivateKey: weChatPayMerchantPrivateKey
+    eventEndpointSecret: eventEndpointSecret
   }
 }
 
@@ -282,6 +302,16 @@ var weChatPayKeySettings = union(
     : {}
 )
 
+var eventSettings = union(
+  empty(eventEndpointUrl)
+    ? {}
+    : {
+        Events__Endpoints__business__Url: eventEndpointUrl
+        Events__Endpoints__business__Secret: keyVaultReference(keyVaultName, 'events-business-secret')
+      },
+  empty(eventEndpointUrl) || empty(eventEndpointTypes) ? {} : { Events__Endpoints__business__Types: eventEndpointTypes }
+)
+
 module functionApp 'modules/functionapp.bicep' = {
   name: 'functionapp'
   params: {
@@ -305,7 +335,7 @@ module functionApp 'modules/functionapp.bicep' = {
     premiumSku: premiumSku
     premiumMaximumElasticWorkerCount: premiumMaximumElasticWorkerCount
     premiumPackageBlobName: 'functionapp.zip'
-    appSettings: union(pyunSettings, weChatPaySettings, weChatPayKeySettings)
+    appSettings: union(pyunSettings, weChatPaySettings, weChatPayKeySettings, eventSettings)
   }
   // The app must not start before it may read storage, the vault and App Insights.
   dependsOn: [
@@ -323,6 +353,7 @@ module alerts 'modules/alerts.bicep' = {
     workspaceId: monitoring.outputs.workspaceId
     functionAppName: functionApp.outputs.name
     poisonQueueName: poisonQueueName
+    eventPoisonQueueName: eventPoisonQueueName
     failedExecutionsThreshold: failedExecutionsThreshold
   }
 }

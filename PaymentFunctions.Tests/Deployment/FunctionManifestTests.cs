@@ -105,19 +105,27 @@ public sealed partial class FunctionManifestTests
         });
 
     [Fact]
-    public void The_queue_function_matches_its_endpoint_queue_and_connection()
+    public void The_queue_functions_are_the_notification_and_the_event_delivery_functions()
     {
         var queueFunctions = RepositoryFiles.FunctionManifests()
             .Where(f => Bindings(f.Value).Any(b => Type(b) == "queuetrigger"))
-            .ToList();
-        var (name, manifest) = Assert.Single(queueFunctions);
+            .Select(f => f.Key)
+            .Order(StringComparer.Ordinal);
 
-        Assert.Equal(ProcessNotificationEndpoint.FunctionName, name);
+        Assert.Equal([PaymentFunctions.Events.EventEndpoints.DeliverFunctionName, ProcessNotificationEndpoint.FunctionName], queueFunctions);
+    }
+
+    [Theory]
+    [InlineData(ProcessNotificationEndpoint.FunctionName, "payment-notifications", StorageOptions.NotificationQueueName)]
+    [InlineData(PaymentFunctions.Events.EventEndpoints.DeliverFunctionName, "payment-events", StorageOptions.EventQueueName)]
+    public void The_queue_function_matches_its_endpoint_queue_and_connection(string name, string queueName, string storageQueueName)
+    {
+        var manifest = RepositoryFiles.FunctionManifests()[name];
         var trigger = Assert.Single(Bindings(manifest));
         Assert.Equal("queueTrigger", (string?)trigger["type"]);
         Assert.Equal("in", (string?)trigger["direction"]);
-        Assert.Equal("payment-notifications", (string?)trigger["queueName"]);
-        Assert.Equal(StorageOptions.NotificationQueueName, (string?)trigger["queueName"]);
+        Assert.Equal(queueName, (string?)trigger["queueName"]);
+        Assert.Equal(storageQueueName, (string?)trigger["queueName"]);
         Assert.Equal(StorageConnection.SettingName, (string?)trigger["connection"]);
         Assert.False(string.IsNullOrEmpty((string?)trigger["name"]));
 

@@ -35,6 +35,9 @@ public sealed partial class InfraTemplateTests
         Assert.Contains($"var notificationQueueName = '{names.NotificationQueue}'", bicep, StringComparison.Ordinal);
         Assert.Contains("var poisonQueueName = '${notificationQueueName}-poison'", bicep, StringComparison.Ordinal);
         Assert.Equal(names.PoisonQueue, names.NotificationQueue + "-poison");
+        Assert.Contains($"var eventQueueName = '{names.EventQueue}'", bicep, StringComparison.Ordinal);
+        Assert.Contains("var eventPoisonQueueName = '${eventQueueName}-poison'", bicep, StringComparison.Ordinal);
+        Assert.Equal(names.EventPoisonQueue, names.EventQueue + "-poison");
     }
 
     [Fact]

@@ -12,6 +12,9 @@ public sealed partial class StorageOptions
     public const string Section = "Storage";
     public const string NotificationQueueName = "payment-notifications";
 
+    /// <summary>The event delivery queue (function DeliverEvent): one message per event and endpoint.</summary>
+    public const string EventQueueName = "payment-events";
+
     public string NamePrefix { get; set; } = "";
 
     public string OrdersTable => $"{NamePrefix}PaymentOrders";
@@ -20,6 +23,8 @@ public sealed partial class StorageOptions
     public string OrphansTable => $"{NamePrefix}PaymentOrphans";
     public string NotificationQueue => $"{NamePrefix}{NotificationQueueName}";
     public string PoisonQueue => $"{NotificationQueue}-poison";
+    public string EventQueue => $"{NamePrefix}{EventQueueName}";
+    public string EventPoisonQueue => $"{EventQueue}-poison";
 
     [GeneratedRegex("^[a-z0-9]{0,12}$")]
     internal static partial Regex PrefixPattern();

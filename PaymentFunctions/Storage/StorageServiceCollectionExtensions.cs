@@ -88,7 +88,9 @@ public sealed class StorageResources(
     ILogger<StorageResources> logger) : IDisposable
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly SemaphoreSlim _eventsGate = new(1, 1);
     private volatile bool _ready;
+    private volatile bool _eventsReady;
 
     public TableClient Orders { get; } = tables.GetTableClient(options.Value.OrdersTable);
     public TableClient OrderIndex { get; } = tables.GetTableClient(options.Value.OrderIndexTable);
@@ -109,6 +111,16 @@ public sealed class StorageResources(
 
     /// <summary>The poison queue without message encoding: what is sent through it is stored exactly as given.</summary>
     public QueueClient RawPoison { get; } = queueClients.CreateClient(StorageServiceCollectionExtensions.RawQueueClientName).GetQueueClient(options.Value.PoisonQueue);
+
+    /// <summary>The event delivery queue (Base64, as the trigger expects), kept apart so receivers never slow payments.</summary>
+    public QueueClient Events { get; } = queues.GetQueueClient(options.Value.EventQueue);
+
+    public QueueClient EventsPoison { get; } = queues.GetQueueClient(options.Value.EventPoisonQueue);
+
+    /// <summary>The delivery queue without encoding, for the standalone listener (see <see cref="RawNotifications"/>).</summary>
+    public QueueClient RawEvents { get; } = queueClients.CreateClient(StorageServiceCollectionExtensions.RawQueueClientName).GetQueueClient(options.Value.EventQueue);
+
+    public QueueClient RawEventsPoison { get; } = queueClients.CreateClient(StorageServiceCollectionExtensions.RawQueueClientName).GetQueueClient(options.Value.EventPoisonQueue);
 
     public async ValueTask EnsureCreatedAsync(CancellationToken cancellationToken)
     {
@@ -151,6 +163,36 @@ public sealed class StorageResources(
     }
 
     /// <summary>
+    /// The tables (as <see cref="EnsureCreatedAsync"/>) and the event delivery queues. Those are created apart, on
+    /// the first event work, so that payment requests never wait on them (a cold start creates no more than before).
+    /// </summary>
+    public async ValueTask EnsureEventQueuesCreatedAsync(CancellationToken cancellationToken)
+    {
+        await EnsureCreatedAsync(cancellationToken);
+        if (_eventsReady)
+        {
+            return;
+        }
+
+        await _eventsGate.WaitAsync(cancellationToken);
+        try
+        {
+            if (!_eventsReady)
+            {
+                await Task.WhenAll(
+                    CreateAsync(Events.Name, ct => Events.CreateIfNotExistsAsync(cancellationToken: ct), cancellationToken),
+                    CreateAsync(EventsPoison.Name, ct => EventsPoison.CreateIfNotExistsAsync(cancellationToken: ct), cancellationToken));
+                _eventsReady = true;
+                logger.LogInformation("Event queues ready: {Events}, {EventsPoison}", Events.Name, EventsPoison.Name);
+            }
+        }
+        finally
+        {
+            _eventsGate.Release();
+        }
+    }
+
+    /// <summary>
     /// In Azure the template creates the tables and queues; an identity that may use but not create them gets
     /// 403 here, which must not stop the app: the resource is there, and a real absence shows on first use.
     /// </summary>
@@ -166,7 +208,11 @@ public sealed class StorageResources(
         }
     }
 
-    public void Dispose() => _gate.Dispose();
+    public void Dispose()
+    {
+        _gate.Dispose();
+        _eventsGate.Dispose();
+    }
 }
 
 /// <summary>Stands in for a token credential where storage is reached with a connection string: never asked for a token.</summary>

@@ -23,6 +23,9 @@ param functionAppName string
 @description('Poison queue name.')
 param poisonQueueName string
 
+@description('Event delivery poison queue name.')
+param eventPoisonQueueName string
+
 @description('Alert when more than this many executions fail within the window.')
 @minValue(0)
 param failedExecutionsThreshold int
@@ -109,6 +112,46 @@ resource failedExecutionsAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-0
           timeAggregation: 'Count'
           operator: 'GreaterThan'
           threshold: failedExecutionsThreshold
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    autoMitigate: true
+    actions: {
+      actionGroups: [
+        actionGroup.id
+      ]
+    }
+  }
+}
+
+// An event that no attempt of its retry schedule delivered (the app logs a warning starting "ALERT event"), or a
+// delivery message that could not be processed at all: the business system missed a change until it is redelivered.
+resource eventDeliveryAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
+  name: 'alert-event-delivery-${functionAppName}'
+  location: location
+  tags: tags
+  kind: 'LogAlert'
+  properties: {
+    displayName: 'Event delivery failed in ${functionAppName}'
+    description: 'An event was not delivered to an endpoint within its retry schedule (marked failed; redeliver it with POST /api/events/{eventId}/redeliver once the receiver is fixed), or a delivery message reached ${eventPoisonQueueName}.'
+    severity: 2
+    enabled: true
+    scopes: [
+      workspaceId
+    ]
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT15M'
+    criteria: {
+      allOf: [
+        {
+          query: 'union (AppTraces | where AppRoleName =~ "${functionAppName}" | where Message startswith "ALERT event"), (StorageQueueLogs | where OperationName == "PutMessage" | where Uri contains "/${eventPoisonQueueName}/messages")'
+          timeAggregation: 'Count'
+          operator: 'GreaterThan'
+          threshold: 0
           failingPeriods: {
             numberOfEvaluationPeriods: 1
             minFailingPeriodsToAlert: 1

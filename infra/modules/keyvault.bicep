@@ -28,6 +28,10 @@ param weChatPayApiV3Key string
 @secure()
 param weChatPayMerchantPrivateKey string
 
+@description('Event receiver signing secret, whsec_… (secret events-business-secret). Empty: leave the vault as it is.')
+@secure()
+param eventEndpointSecret string
+
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   name: name
   location: location
@@ -78,3 +82,11 @@ resource weChatPayMerchantPrivateKeyValue 'Microsoft.KeyVault/vaults/secrets@202
 
 output name string = vault.name
 output id string = vault.id
+
+resource eventEndpointSecretValue 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(eventEndpointSecret)) {
+  parent: vault
+  name: 'events-business-secret'
+  properties: {
+    value: eventEndpointSecret
+  }
+}

@@ -1,3 +1,4 @@
+using PaymentFunctions.Fakes.Events;
 using PaymentFunctions.Fakes.Pyun;
 using PaymentFunctions.Fakes.WeChatPay;
 
@@ -27,8 +28,11 @@ public static class FakeProgram
 
         var app = builder.Build();
         var notifyClient = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
-        app.MapGet("/", () => "Fake payment platforms: P云 at /gate/1.0/payment/…, WeChat Pay at /v3/payscore/…, controls at /fake/…");
+        app.MapGet("/", () => "Fake payment platforms: P云 at /gate/1.0/payment/…, WeChat Pay at /v3/payscore/…, event receiver at /fake/receiver/{name}, controls at /fake/…");
         app.MapFakePyun(pyun, () => notifyClient);
+        // The business system's event receiver: point Events:Endpoints:<name>:Url at /fake/receiver/<name>, and
+        // GET the same path to see what arrived (headers and body, signature included).
+        app.MapFakeReceiver(new FakeReceiverState());
 
         if (config["FakeWeChatPay:MerchantPublicKey"] is { Length: > 0 } merchantPublicKey)
         {

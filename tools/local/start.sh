@@ -68,6 +68,8 @@ export "WeChatPay__PublicKeys__$LOCAL_WECHAT_KEY_ID=$(cat "$KEYS/wechatpay_test_
   Pyun__Merchant="$LOCAL_PYUN_MERCHANT" Pyun__NotifyUrl="http://127.0.0.1:$APP_PORT/api/notify/pyun" \
   FunctionKeys__Default="$LOCAL_FUNCTION_KEY" ASPNETCORE_ENVIRONMENT=Development \
   Refunds__CheckBackoff="00:00:02" \
+  Events__Endpoints__local__Url="http://127.0.0.1:$FAKE_PORT/fake/receiver/local" \
+  Events__Endpoints__local__Secret="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" \
   exec dotnet PaymentFunctions.dll --urls "http://127.0.0.1:$APP_PORT") >"$LOG_DIR/app.log" 2>&1 &
 pids+=($!)
 wait_http "http://127.0.0.1:$APP_PORT/api/health" app "${pids[-1]}"
@@ -78,6 +80,7 @@ PaymentFunctions is running standalone (its own queue listener) against Azurite 
   app                 http://127.0.0.1:$APP_PORT   (log: $LOG_DIR/app.log)
   fake P云/WeChat Pay http://127.0.0.1:$FAKE_PORT   (log: $LOG_DIR/fake.log)
   function key (x-functions-key): $LOCAL_FUNCTION_KEY
+  events arrive at    http://127.0.0.1:$FAKE_PORT/fake/receiver/local   (GET it to see them; secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw)
 
 Walk an order through, in another terminal (or run: bash tools/local/walkthrough.sh):
 TXT
