@@ -235,7 +235,8 @@ public sealed class OpenApiDocumentTests
         Assert.Equal("PARK-20261125-0001", (string?)create["example"]!["merchantOrderNo"]);
         foreach (var (path, item) in document["paths"]!.AsObject())
         {
-            if (item!["post"] is { } post)
+            // Redeliver is a command on the event the path names: it has no body by design.
+            if (item!["post"] is { } post && path != "/api/events/{eventId}/redeliver")
             {
                 Assert.True(post["requestBody"]?["content"]?.AsObject().Count > 0, $"POST {path} has no request body in the document.");
             }

@@ -1,3 +1,4 @@
+using PaymentFunctions.OpenApi;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Azure.Data.Tables;
@@ -43,13 +44,20 @@ public static class EventEndpoints
     /// <summary><c>GET /api/orders/{orderId}/events</c> and <c>POST /api/events/{eventId}/redeliver</c>.</summary>
     public static void MapEventApi(this RouteGroupBuilder business)
     {
-        business.MapGet("/orders/{orderId}/events", ListOrderEventsAsync).WithName("ListOrderEvents");
-        business.MapPost("/events/{eventId}/redeliver", RedeliverAsync).WithName("RedeliverEvent");
+        business.MapGet("/orders/{orderId}/events", ListOrderEventsAsync).WithName("ListOrderEvents")
+            .WithSummary("An order's events and their delivery state (business system)").Refuses(StatusCodes.Status404NotFound, "No such order.");
+        business.MapPost("/events/{eventId}/redeliver", RedeliverAsync).WithName("RedeliverEvent")
+            .WithSummary("Send an event again now (business system)")
+            .WithDescription("To every endpoint that receives its type, or one: ?endpoint=<name>. No request body.")
+            .Describes(StatusCodes.Status202Accepted, "Queued: the endpoints it goes to.")
+            .Refuses(StatusCodes.Status404NotFound, "An event id that is not ours, or an unknown endpoint.")
+            .Refuses(StatusCodes.Status409Conflict, "No endpoint receives its type.");
     }
 
     /// <summary><c>GET /api/payscore/orders/{outOrderNo}/events</c>, in the Pay Score group.</summary>
     public static void MapPayScoreEventApi(this RouteGroupBuilder payScoreBusiness) =>
-        payScoreBusiness.MapGet("/payscore/orders/{outOrderNo}/events", ListPayScoreEventsAsync).WithName("ListPayScoreOrderEvents");
+        payScoreBusiness.MapGet("/payscore/orders/{outOrderNo}/events", ListPayScoreEventsAsync).WithName("ListPayScoreOrderEvents")
+            .WithSummary("A Pay Score order's events and their delivery state (business system)").Refuses(StatusCodes.Status404NotFound, "No such order.");
 
     internal static Task<Results<Ok<EventListView>, ProblemHttpResult>> ListOrderEventsAsync(string orderId, EventStreams streams, StorageResources storage, CancellationToken cancellationToken) =>
         ListAsync(EventProducts.Order, Orders.PayOrderNumber.IsOrderId(orderId), orderId, streams, storage, cancellationToken);
