@@ -142,3 +142,45 @@ public sealed class PreparedOrderExpiryTests : IAsyncLifetime
         Assert.Equal((OrderStatus.Paid, false), (paid.StatusValue, paid.RefundRequired));
     }
 }
+
+/// <summary>An order whose final check cannot be queued is not answered as created; the client's repeat queues it.</summary>
+public sealed class ExpiryCheckSchedulingTests : IAsyncLifetime
+{
+    private readonly TcpProxy _queue = new(10001);
+    private readonly PaymentApp _app = new();
+
+    public async ValueTask InitializeAsync()
+    {
+        _app.Settings["AzureWebJobsStorage"] = Azurite.ThroughProxies(_queue.Port, 10002);
+        _app.Settings["AzureClientDefaults:Retry:MaxRetries"] = "0";
+        _app.Settings["AzureClientDefaults:Retry:NetworkTimeout"] = "00:00:02";
+        await _app.InitializeAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.DisposeAsync();
+        await _queue.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task A_create_whose_final_check_cannot_be_queued_answers_503_and_its_repeat_queues_the_check()
+    {
+        await _app.Storage.EnsureCreatedAsync(CancellationToken.None);
+        var before = (await _app.Storage.Notifications.GetPropertiesAsync()).Value.ApproximateMessagesCount;
+        var request = Api.OrderRequest(merchantOrderNo: Api.NewMerchantOrderNo(), expiresAt: _app.Clock.GetUtcNow().AddHours(1));
+        using var client = _app.CreateBusinessClient();
+
+        _queue.Cut();
+        using (var refused = await client.PostAsJsonAsync("/api/orders", request))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        }
+
+        _queue.Restore();
+        using var repeat = await client.PostAsJsonAsync("/api/orders", request);
+        Assert.Equal(System.Net.HttpStatusCode.OK, repeat.StatusCode); // the order row was written the first time
+        // The check is invisible until the order expires; the queue's count includes it.
+        Assert.Equal(before + 1, (await _app.Storage.Notifications.GetPropertiesAsync()).Value.ApproximateMessagesCount);
+    }
+}
