@@ -75,18 +75,21 @@ public sealed class PyunExpiryHandler(OrderStore store, IServiceProvider service
 
         // Transient (it holds a typed HttpClient) while handlers are singletons: resolved per check.
         var query = services.GetRequiredService<PyunAttemptQuery>();
+        var asked = false;
         foreach (var number in OrderLifecycle.UndecidedAttempts(order, AttemptsAsked))
         {
             await query.QueryAndApplyAsync(PayOrderNumber.Format(order.PartitionKey, number), PyunExpiryCheck.Kind, cancellationToken);
+            asked = true;
         }
 
-        var transition = await ConcurrencyRetry.RunAsync(async _ =>
+        var (transition, status) = await ConcurrencyRetry.RunAsync(async round =>
         {
-            var current = await store.GetOrderAsync(check.OrderId, cancellationToken);
+            // The row read above is still current unless an answer was applied since, or a write lost a race.
+            var current = round == 1 && !asked ? order : await store.GetOrderAsync(check.OrderId, cancellationToken);
             var now = clock.GetUtcNow();
             if (current is null || OrderLifecycle.Expire(current, now) is not { } expired)
             {
-                return null;
+                return ((Transition?)null, current?.Status ?? "gone");
             }
 
             var timeline = new TimelineEntity
@@ -102,14 +105,13 @@ public sealed class PyunExpiryHandler(OrderStore store, IServiceProvider service
             // A second final check of the same order finds the timeline row and changes nothing.
             return await store.SubmitAsync(
                 [new(TableTransactionActionType.Add, timeline), new(TableTransactionActionType.UpdateMerge, current, current.ETag)], cancellationToken)
-                ? expired
-                : null;
+                ? (expired, current.Status)
+                : (null, "already expired");
         }, backoff: clock, cancellationToken);
 
         if (transition is null)
         {
-            var now = await store.GetOrderAsync(check.OrderId, cancellationToken);
-            return $"{check.OrderId}: final check: the order is {now?.Status ?? "gone"}";
+            return $"{check.OrderId}: final check: the order is {status}";
         }
 
         logger.LogInformation("Order {OrderId} expired unpaid ({From} -> Expired) at its final check", check.OrderId, transition.From);
