@@ -57,33 +57,33 @@ public sealed class HealthProbe(StorageResources storage, TimeProvider clock, IL
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(Deadline);
-        var failing = new List<string>(2);
         // Both at once, so the answer takes one deadline, not two. A missing row (or table) still proves storage answers.
-        var queue = Answers(() => storage.Notifications.GetPropertiesAsync(deadline.Token), "queue storage", failing);
-        var table = Answers(() => storage.Orders.GetEntityIfExistsAsync<Azure.Data.Tables.TableEntity>("health", "probe", ["PartitionKey"], deadline.Token), "table storage", failing);
-        await Task.WhenAll(queue, table);
+        var failing = (await Task.WhenAll(
+                FailureOf(() => storage.Notifications.GetPropertiesAsync(deadline.Token), "queue storage"),
+                FailureOf(() => storage.Orders.GetEntityIfExistsAsync<Azure.Data.Tables.TableEntity>("health", "probe", ["PartitionKey"], deadline.Token), "table storage")))
+            .OfType<string>().Order(StringComparer.Ordinal).ToArray();
         cancellationToken.ThrowIfCancellationRequested();
-        return failing.Count == 0 ? new HealthAnswer("healthy") : new HealthAnswer("unhealthy", [.. failing.Order(StringComparer.Ordinal)]);
+        return failing.Length == 0 ? new HealthAnswer("healthy") : new HealthAnswer("unhealthy", failing);
     }
 
-    private async Task Answers(Func<Task> call, string name, List<string> failing)
+    /// <summary>Null when the dependency answered, its name when it did not.</summary>
+    private async Task<string?> FailureOf(Func<Task> call, string name)
     {
         try
         {
             await call();
+            return null;
         }
         catch (RequestFailedException ex) when (ex.Status == 404)
         {
             // The queue and tables are created on first use: a 404 is storage answering.
+            return null;
         }
         catch (Exception ex)
         {
             // Whatever the shape (an error answer, a reset connection, a timeout), the dependency did not answer.
             logger.LogWarning("Health probe: {Dependency} did not answer ({Error})", name, ex.GetType().Name);
-            lock (failing)
-            {
-                failing.Add(name);
-            }
+            return name;
         }
     }
 }
