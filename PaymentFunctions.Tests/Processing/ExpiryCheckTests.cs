@@ -9,6 +9,17 @@ namespace PaymentFunctions.Tests.Processing;
 
 internal static class Expiries
 {
+    /// <summary>Orders (and their attempts) living <paramref name="lifetime"/>, checked a second after, one round each.</summary>
+    public static Task InitializeShortLivedAsync(this PaymentApp app, string lifetime)
+    {
+        app.Settings["Orders:DefaultLifetime"] = lifetime;
+        app.Settings["Pyun:AttemptLifetime"] = lifetime;
+        app.Settings["Pyun:CheckGrace"] = "00:00:01";
+        app.Settings["Pyun:CheckBackoff"] = "00:00:01";
+        app.Settings["Pyun:CheckMaxRounds"] = "1";
+        return app.InitializeAsync().AsTask();
+    }
+
     /// <summary>An order created without <c>expiresAt</c>: it lives <c>Orders:DefaultLifetime</c> (here, seconds).</summary>
     public static async Task<OrderView> CreateShortOrderAsync(this PaymentApp app, long amount = 1000)
     {
@@ -27,15 +38,7 @@ public sealed class ExpiryCheckTests : IAsyncLifetime
 {
     private readonly PaymentApp _app = new();
 
-    public async ValueTask InitializeAsync()
-    {
-        _app.Settings["Orders:DefaultLifetime"] = "00:00:03";
-        _app.Settings["Pyun:AttemptLifetime"] = "00:00:03";
-        _app.Settings["Pyun:CheckGrace"] = "00:00:01";
-        _app.Settings["Pyun:CheckBackoff"] = "00:00:01";
-        _app.Settings["Pyun:CheckMaxRounds"] = "1";
-        await _app.InitializeAsync();
-    }
+    public async ValueTask InitializeAsync() => await _app.InitializeShortLivedAsync("00:00:03");
 
     public async ValueTask DisposeAsync() => await _app.DisposeAsync();
 
@@ -96,15 +99,7 @@ public sealed class PreparedOrderExpiryTests : IAsyncLifetime
 {
     private readonly PaymentApp _app = new();
 
-    public async ValueTask InitializeAsync()
-    {
-        _app.Settings["Orders:DefaultLifetime"] = "00:00:35";
-        _app.Settings["Pyun:AttemptLifetime"] = "00:00:35";
-        _app.Settings["Pyun:CheckGrace"] = "00:00:01";
-        _app.Settings["Pyun:CheckBackoff"] = "00:00:01";
-        _app.Settings["Pyun:CheckMaxRounds"] = "1";
-        await _app.InitializeAsync();
-    }
+    public async ValueTask InitializeAsync() => await _app.InitializeShortLivedAsync("00:00:35");
 
     public async ValueTask DisposeAsync() => await _app.DisposeAsync();
 
