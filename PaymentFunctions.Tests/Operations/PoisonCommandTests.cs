@@ -56,8 +56,9 @@ public sealed class PoisonCommandTests : IAsyncLifetime
         Assert.Equal(0, code);
         Assert.Equal("", error);
         var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal(3, lines.Length); // the queue's line, then one line per message however many lines it holds
+        Assert.Equal(4, lines.Length); // each queue's line, then one line per message however many lines it holds
         Assert.Contains($"{_app.Prefix}payment-notifications-poison holds 2 message(s)", lines[0], StringComparison.Ordinal);
+        Assert.StartsWith($"events: {_app.Prefix}payment-events-poison holds 0 message(s)", lines[3], StringComparison.Ordinal);
         var envelopeLine = Assert.Single(lines, l => l.StartsWith(envelope.MessageId, StringComparison.Ordinal));
         Assert.Contains("dequeued 0", envelopeLine, StringComparison.Ordinal);
         Assert.Contains("  pyun.nonesuch  ", envelopeLine, StringComparison.Ordinal);
@@ -139,7 +140,7 @@ public sealed class PoisonCommandTests : IAsyncLifetime
 
         Assert.Equal(2, code);
         Assert.Equal("", output);
-        Assert.Equal($"poison: no message '0b2f7c1e-0000-4000-8000-000000000000' in {_app.Prefix}payment-notifications-poison; nothing replayed.", error.TrimEnd());
+        Assert.Equal($"poison: no message '0b2f7c1e-0000-4000-8000-000000000000' in {_app.Prefix}payment-notifications-poison, {_app.Prefix}payment-events-poison; nothing replayed.", error.TrimEnd());
         var after = Assert.Single(await PeekPoisonAsync()); // visible again at once, not after the search's lease
         Assert.Equal((before.MessageId, before.Body.ToString()), (after.MessageId, after.Body.ToString()));
         Assert.Equal(0, await _app.QueueLengthAsync());
@@ -163,7 +164,7 @@ public sealed class PoisonCommandTests : IAsyncLifetime
 
         Assert.Equal(0, code);
         Assert.Contains("holds 40 message(s) (approximate); the first 32 shown (a peek returns at most 32)", output, StringComparison.Ordinal);
-        Assert.Equal(33, output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+        Assert.Equal(34, output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
 
         (code, _, var error) = await RunAsync("show", ids[^1]);
 
@@ -188,7 +189,7 @@ public sealed class PoisonCommandTests : IAsyncLifetime
     [InlineData(new[] { "replay" }, "replay needs a message id or --all (not both).")]
     [InlineData(new[] { "replay", "some-id", "--all" }, "replay needs a message id or --all (not both).")]
     [InlineData(new[] { "show" }, "Required argument 'messageId' missing")]
-    [InlineData(new[] { "list", "--queue", "orders" }, "Unknown queue 'orders': expected notifications or all.")]
+    [InlineData(new[] { "list", "--queue", "orders" }, "Unknown queue 'orders': expected notifications, events or all.")]
     public async Task A_usage_error_exits_2_with_the_reason_and_the_usage_and_touches_nothing(string[] args, string reason)
     {
         await _app.Storage.Poison.SendMessageAsync("""{"v":1,"kind":"pyun.nonesuch"}""");

@@ -80,6 +80,7 @@ public sealed class PoisonQueues(QueueServiceClient rawQueues, IReadOnlyList<Poi
     public static IReadOnlyList<PoisonQueuePair> All(StorageOptions o) =>
     [
         new("notifications", o.NotificationQueue, o.PoisonQueue),
+        new("events", o.EventQueue, o.EventPoisonQueue),
     ];
 
     public IReadOnlyList<PoisonQueuePair> Pairs => pairs;
