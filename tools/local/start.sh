@@ -81,6 +81,7 @@ PaymentFunctions is running standalone (its own queue listener) against Azurite 
   fake P云/WeChat Pay http://127.0.0.1:$FAKE_PORT   (log: $LOG_DIR/fake.log)
   function key (x-functions-key): $LOCAL_FUNCTION_KEY
   events arrive at    http://127.0.0.1:$FAKE_PORT/fake/receiver/local   (GET it to see them; secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw)
+                      npm run events [-- <orderId|outOrderNo>] lists them, each signature verified
 
 Walk an order through, in another terminal (or run: bash tools/local/walkthrough.sh):
 TXT

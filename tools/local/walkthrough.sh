@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The local walkthrough that `npm start` prints. P云: create -> prepare -> pay in the fake P云 -> status Paid -> a
 # partial refund that ends Succeeded. WeChat Pay Score: create -> confirm in the fake -> query by query_id -> complete
-# -> pay in the fake -> DONE -> a partial refund that ends Succeeded.
+# -> pay in the fake -> DONE -> a partial refund that ends Succeeded. Each change reaches the business system as a
+# signed event (steps 4c and 11).
 # Run it against a running `npm start`, or paste the lines below one by one.
 set -euo pipefail
 APP="${APP:-http://127.0.0.1:7071}"
@@ -28,6 +29,11 @@ REFUND=$(curl -s -X POST "$APP/api/orders/$ORDER_ID/refunds" -H "x-functions-key
 REFUND_NO=$(echo "$REFUND" | sed -n 's/.*"refundNo":"\([^"]*\)".*/\1/p')
 for _ in $(seq 1 40); do REFUND=$(curl -s "$APP/api/orders/$ORDER_ID/refunds/$REFUND_NO" -H "x-functions-key: $KEY"); case "$REFUND" in *'"status":"Pending"'*) sleep 1;; *) break;; esac; done; echo "$REFUND"
 curl -s "$APP/api/orders/$ORDER_ID"; echo
+# 4c. The business system heard every change: its endpoint (here the fake's receiver "local") got order.paid and
+#     order.refund.succeeded, each signed per Standard Webhooks and verified here with the npm library
+#     `standardwebhooks`; the app's own record of them and their delivery state is GET .../events:
+node "$(dirname "$0")/events.mjs" "$ORDER_ID" --wait order.refund.succeeded
+curl -s "$APP/api/orders/$ORDER_ID/events" -H "x-functions-key: $KEY"; echo
 
 # --- WeChat Pay Score ---
 # 5. The business system creates a Pay Score service order; the answer carries what wx.openBusinessView takes:
@@ -51,3 +57,5 @@ PS_REFUND=$(curl -s -X POST "$APP/api/payscore/orders/$OUT/refunds" -H "x-functi
   -d '{"outRefundNo":"PSR'"$RANDOM"'","amount":100,"reason":"归还提前"}'); echo "$PS_REFUND"
 PS_REFUND_NO=$(echo "$PS_REFUND" | sed -n 's/.*"outRefundNo":"\([^"]*\)".*/\1/p')
 for _ in $(seq 1 20); do PS_REFUND=$(curl -s "$APP/api/payscore/orders/$OUT/refunds/$PS_REFUND_NO" -H "x-functions-key: $KEY"); case "$PS_REFUND" in *'"status":"Pending"'*) sleep 1;; *) break;; esac; done; echo "$PS_REFUND"
+# 11. And the business system heard each step of the Pay Score order, signed and verified the same way:
+node "$(dirname "$0")/events.mjs" "$OUT" --wait payscore.refund.succeeded
