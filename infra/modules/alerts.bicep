@@ -1,6 +1,6 @@
-// Alerts: a message reached the poison queue, and function executions failed. Both are log search alerts on the
-// Log Analytics workspace (queue write logs from storage.bicep, and the workspace-based Application Insights
-// tables), routed to one action group.
+// Alerts: a message reached the poison queue, function executions failed, an event was not delivered, and money
+// needs a person. All are log search alerts on the Log Analytics workspace (queue write logs from storage.bicep, and
+// the workspace-based Application Insights tables), routed to one action group.
 
 @description('Azure region of the alert rules.')
 param location string
@@ -149,6 +149,47 @@ resource eventDeliveryAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' 
       allOf: [
         {
           query: 'union (AppTraces | where AppRoleName =~ "${functionAppName}" | where Message startswith "ALERT event"), (StorageQueueLogs | where OperationName == "PutMessage" | where Uri contains "/${eventPoisonQueueName}/messages")'
+          timeAggregation: 'Count'
+          operator: 'GreaterThan'
+          threshold: 0
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    autoMitigate: true
+    actions: {
+      actionGroups: [
+        actionGroup.id
+      ]
+    }
+  }
+}
+
+// Money that needs a person: an automatic refund of a payment the order could not keep (a second payment, a wrong
+// amount, a payment after close), a refund still pending after its last scheduled check, or a platform answer about
+// a refund that does not match ours. The app logs each as a warning starting "ALERT" (events have their own rule).
+resource moneyAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
+  name: 'alert-money-${functionAppName}'
+  location: location
+  tags: tags
+  kind: 'LogAlert'
+  properties: {
+    displayName: 'Payment or refund needs attention in ${functionAppName}'
+    description: 'A payment was refunded automatically, a refund did not end within its checks, or a platform answer about a refund did not match ours. See docs/operations.md, "Payment or refund needs attention".'
+    severity: 1
+    enabled: true
+    scopes: [
+      workspaceId
+    ]
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT15M'
+    criteria: {
+      allOf: [
+        {
+          query: 'AppTraces | where AppRoleName =~ "${functionAppName}" | where Message startswith "ALERT" and not(Message startswith "ALERT event")'
           timeAggregation: 'Count'
           operator: 'GreaterThan'
           threshold: 0
