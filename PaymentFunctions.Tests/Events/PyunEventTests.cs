@@ -361,4 +361,86 @@ public sealed class PyunEventCrashTests : IAsyncLifetime
         Assert.Single(await _app.DeliveredAsync(_receiver, order.OrderId, 1));
         Assert.Equal(1, Assert.Single((await _app.EventsAsync(order.OrderId)).Events).Deliveries[PyunEvents.Endpoint].TotalAttempts);
     }
+
+    [Fact]
+    public async Task A_final_check_that_stored_Expired_but_could_not_queue_its_event_queues_it_when_it_runs_again()
+    {
+        var order = await _app.CreateOrderAsync(expiresAt: _app.Clock.GetUtcNow().AddMinutes(2));
+        var realNow = _app.Clock.GetUtcNow();
+        _app.Clock.Advance(TimeSpan.FromMinutes(5));
+        var check = NotificationEnvelope.For(new PyunExpiryCheck(order.OrderId), DateTimeOffset.UnixEpoch).ToJson();
+
+        _queue.Cut();
+        await Assert.ThrowsAnyAsync<Exception>(() => _app.ProcessAsync(check)); // committed, then the dispatch failed: the message is retried
+        _queue.Restore();
+        Assert.Equal(OrderStatus.Expired, (await _app.Store.GetOrderAsync(order.OrderId, CancellationToken.None))!.StatusValue);
+        Assert.False(Assert.Single((await _app.EventsAsync(order.OrderId)).Events).Dispatched);
+
+        Assert.Contains("not needed", await _app.ProcessAsync(check), StringComparison.Ordinal); // the retry
+        var view = await _app.GetViewAsync(order.OrderId);
+        _app.Clock.Set(realNow);
+        var received = await _app.DeliveredAsync(_receiver, order.OrderId, 1);
+
+        PyunEvents.AssertEvent(Assert.Single(received), order.OrderId, EventTypes.OrderExpired, 1, view);
+        await _app.ProcessAsync(check);
+        Assert.Single(await _app.DeliveredAsync(_receiver, order.OrderId, 1));
+    }
+
+    [Fact]
+    public async Task A_status_poll_that_applied_a_payment_but_could_not_queue_its_event_answers_Paid_and_the_attempts_check_queues_it()
+    {
+        var order = await _app.CreateOrderAsync();
+        var prepared = await _app.PrepareAsync(order.OrderId);
+        await _app.Pyun.PayAsync(prepared.PayId, new FakePayment(Notify: false)); // paid at P云, the notification lost
+        var realNow = _app.Clock.GetUtcNow();
+        _app.Clock.Advance(TimeSpan.FromSeconds(6)); // quiet long enough for the poll to ask P云
+
+        _queue.Cut();
+        var polled = await _app.GetOrderAsync(order.OrderId);
+        _queue.Restore();
+
+        // The answer is committed, so the poll shows it; its event waits undispatched, with a warning logged.
+        Assert.Equal("Paid", polled.Status);
+        Assert.False(Assert.Single((await _app.EventsAsync(order.OrderId)).Events).Dispatched);
+        Assert.Contains(_app.Logs.Entries, e => e.Level == Microsoft.Extensions.Logging.LogLevel.Warning &&
+            e.Message.Contains("could not be queued", StringComparison.Ordinal));
+
+        // The attempt's scheduled check finds it decided (not needed) and queues what is undispatched.
+        var check = NotificationEnvelope.For(new PyunCheck(prepared.PayOrder, 1), DateTimeOffset.UnixEpoch).ToJson();
+        Assert.Contains("not needed", await _app.ProcessAsync(check), StringComparison.Ordinal);
+        var view = await _app.GetViewAsync(order.OrderId);
+        _app.Clock.Set(realNow);
+        var received = await _app.DeliveredAsync(_receiver, order.OrderId, 1);
+
+        PyunEvents.AssertEvent(Assert.Single(received), order.OrderId, EventTypes.OrderPaid, 1, view);
+    }
+
+    [Fact]
+    public async Task A_refund_round_whose_end_was_committed_but_never_queued_queues_it_when_the_round_runs_again()
+    {
+        var (order, _, _) = await _app.PaidAtPyunAsync(amount: 1000);
+        Assert.Single(await _app.DeliveredAsync(_receiver, order.OrderId, 1)); // order.paid
+        _app.Refunds().FailNextCreate(FakeRefundFault.InsufficientBalance);
+        await _app.RefundAsync(order.OrderId, "r-crash", 300);
+        Assert.Equal("Failed", (await _app.RunUntilFinalAsync(order.OrderId, "r-crash")).Status);
+
+        // As if the round died between its commit and its dispatch: the delivery message never sent, the row not marked.
+        await _app.Storage.Events.ClearMessagesAsync();
+        var row = (await _app.EventsAsync(order.OrderId)).Events.Single(e => e.Type == EventTypes.OrderRefundFailed);
+        Assert.True(EventKey.TryParse(row.Id, out var key));
+        await _app.Storage.Orders.UpdateEntityAsync(new Azure.Data.Tables.TableEntity(key.PartitionKey, key.RowKey) { [EventRows.Dispatched] = false },
+            Azure.ETag.All, Azure.Data.Tables.TableUpdateMode.Merge);
+
+        // Its message comes back (the round it ran; it is final now) and queues the event.
+        var round = (await _app.RefundRowAsync(order.OrderId, "r-crash")).Rounds - 1;
+        var replay = NotificationEnvelope.For(new PyunRefund(order.OrderId, "r-crash", round), DateTimeOffset.UnixEpoch).ToJson();
+        Assert.Contains("already Failed", await _app.ProcessAsync(replay), StringComparison.Ordinal);
+        var view = await _app.GetViewAsync(order.OrderId);
+        var received = await _app.DeliveredAsync(_receiver, order.OrderId, 2);
+
+        Assert.Equal(2, received.Count);
+        PyunEvents.AssertEvent(received[1], order.OrderId, EventTypes.OrderRefundFailed, 2, view);
+        await _app.ProcessAsync(replay);
+        Assert.Equal(2, (await _app.DeliveredAsync(_receiver, order.OrderId, 2)).Count);
+    }
 }
