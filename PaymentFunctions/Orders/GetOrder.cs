@@ -51,6 +51,13 @@ public static class GetOrderEndpoint
                 // The stored status is still the truth we have; the next poll after the interval asks again.
                 logger.LogWarning(ex, "Trade query for {PayOrder} failed", payOrder);
             }
+            catch (OrderEventsNotDispatchedException ex)
+            {
+                // The answer is applied and committed: show it. Its event is queued by the attempt's scheduled check or
+                // the order's final check, which find the change applied and queue what is undispatched.
+                logger.LogWarning(ex, "Order {OrderId}: the trade query's answer was applied, but its event could not be queued yet", orderId);
+                order = await store.GetOrderAsync(orderId, cancellationToken) ?? order;
+            }
         }
 
         return TypedResults.Ok(OrderView.From(order, clock.GetUtcNow()));

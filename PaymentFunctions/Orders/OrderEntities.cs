@@ -85,6 +85,12 @@ public sealed class OrderEntity : ITableEntity
     /// <summary>Refunds created so far: numbers the P云 refund order of the next one.</summary>
     public int RefundCount { get; set; }
 
+    /// <summary>
+    /// Events staged for this order so far: the next one's <c>sequence</c> is this + 1. Bumped only in the transaction
+    /// that writes the event row with this row's ETag (see <see cref="OrderEvents"/>); rows from before events read 0.
+    /// </summary>
+    public long EventCount { get; set; }
+
     public OrderStatus StatusValue
     {
         get => Enum.Parse<OrderStatus>(Status);

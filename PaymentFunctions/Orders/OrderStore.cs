@@ -139,16 +139,18 @@ public sealed class OrderStore(StorageResources storage)
 
     /// <summary>
     /// Ends a refund: the order row (its ETag), the attempt's refund amounts, the refund row (its ETag, so a round
-    /// that claimed it meanwhile makes this decide again) and the timeline row, in one transaction. False: the
-    /// timeline row exists (a replay), nothing written.
+    /// that claimed it meanwhile makes this decide again), the timeline row and the event row it stages, in one
+    /// transaction. False: the timeline row exists (a replay), nothing written.
     /// </summary>
-    public Task<bool> CompleteRefundAsync(OrderEntity order, AttemptEntity attempt, RefundEntity refund, TimelineEntity timeline, CancellationToken cancellationToken) =>
+    public Task<bool> CompleteRefundAsync(OrderEntity order, AttemptEntity attempt, RefundEntity refund, TimelineEntity timeline,
+        TableTransactionAction eventRow, CancellationToken cancellationToken) =>
         SubmitAsync(
         [
             new(TableTransactionActionType.Add, timeline),
             new(TableTransactionActionType.UpdateMerge, order, order.ETag),
             new(TableTransactionActionType.UpdateMerge, RefundAmounts(attempt), ETag.All),
             new(TableTransactionActionType.UpdateMerge, refund, refund.ETag),
+            eventRow,
         ], cancellationToken);
 
     /// <summary>Writes the refund row alone if unchanged since read (a round's claim, a stage): false when someone else wrote it.</summary>

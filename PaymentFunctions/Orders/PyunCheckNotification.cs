@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.Extensions.Options;
+using PaymentFunctions.Events;
 using PaymentFunctions.Notifications;
 using PaymentFunctions.Pyun;
 
@@ -45,10 +46,12 @@ public sealed class PyunCheckScheduler(NotificationQueue queue, TimeProvider clo
 /// attempt) completes without asking P云. Otherwise it asks P云's trade query and applies the answer like a
 /// notification (source <c>pyun.check</c>); while P云 says paying or has no record, it schedules the next round, up to
 /// <see cref="PyunOptions.CheckMaxRounds"/>. A replayed or racing check is harmless: the processor dedupes results.
-/// P云 unreachable throws, so the message is retried like any transient failure.
+/// P云 unreachable throws, so the message is retried like any transient failure. A check that is no longer needed
+/// queues what a crash left undispatched of the order's events: perhaps its own answer decided the attempt (and its
+/// retry now finds it decided), or a status poll applied one and could not queue its event.
 /// </summary>
 public sealed class PyunCheckHandler(OrderStore store, IServiceProvider services, PyunCheckScheduler scheduler, IOptions<PyunOptions> options,
-    ILogger<PyunCheckHandler> logger) : NotificationHandler<PyunCheck>
+    EventOutbox outbox, ILogger<PyunCheckHandler> logger) : NotificationHandler<PyunCheck>
 {
     protected override async Task<string> HandleAsync(PyunCheck check, DateTimeOffset receivedAt, CancellationToken cancellationToken)
     {
@@ -60,6 +63,11 @@ public sealed class PyunCheckHandler(OrderStore store, IServiceProvider services
         var order = await store.GetOrderAsync(orderId, cancellationToken);
         if (!OrderLifecycle.NeedsCheck(order, number))
         {
+            if (order is not null)
+            {
+                await outbox.EnsureOrderDispatchedAsync(orderId, order, cancellationToken);
+            }
+
             return $"{check.PayOrder}: check {check.Round} not needed ({order?.Status ?? "no such order"})";
         }
 

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Azure.Data.Tables;
 using Microsoft.Extensions.Options;
+using PaymentFunctions.Events;
 using PaymentFunctions.Notifications;
 using PaymentFunctions.Pyun;
 using PaymentFunctions.Storage;
@@ -51,10 +52,11 @@ public sealed class PyunExpiryScheduler(NotificationQueue queue, IOptions<PyunOp
 /// not yet due (a chained wait) is scheduled again. Otherwise P云 is asked about the attempts it has not decided, each
 /// answer applied like a notification; if the order is still unpaid after that, it is stored Expired with a timeline
 /// row, conditional on its ETag (a result racing in makes it read and decide again). P云 unreachable throws, so the
-/// message is retried. A replay finds the order already Expired and does nothing.
+/// message is retried. A replay finds the order already Expired and does nothing but queue what a crash left
+/// undispatched of its events (order.expired, or the event of an answer it applied).
 /// </summary>
 public sealed class PyunExpiryHandler(OrderStore store, IServiceProvider services, PyunExpiryScheduler scheduler, IOptions<PyunOptions> options,
-    TimeProvider clock, ILogger<PyunExpiryHandler> logger) : NotificationHandler<PyunExpiryCheck>
+    EventOutbox outbox, TimeProvider clock, ILogger<PyunExpiryHandler> logger) : NotificationHandler<PyunExpiryCheck>
 {
     /// <summary>Attempts asked about at expiry; older undecided ones have their own scheduled checks.</summary>
     public const int AttemptsAsked = 10;
@@ -64,6 +66,12 @@ public sealed class PyunExpiryHandler(OrderStore store, IServiceProvider service
         var order = await store.GetOrderAsync(check.OrderId, cancellationToken);
         if (order is null || !OrderLifecycle.IsUnpaid(order))
         {
+            if (order is not null)
+            {
+                // Perhaps this very check stored it (Expired, or Paid by an answer it asked for) and died before queuing the event.
+                await outbox.EnsureOrderDispatchedAsync(check.OrderId, order, cancellationToken);
+            }
+
             return $"{check.OrderId}: final check not needed ({order?.Status ?? "no such order"})";
         }
 
@@ -82,14 +90,14 @@ public sealed class PyunExpiryHandler(OrderStore store, IServiceProvider service
             asked = true;
         }
 
-        var (transition, status) = await ConcurrencyRetry.RunAsync(async round =>
+        var (transition, status, staged) = await ConcurrencyRetry.RunAsync(async round =>
         {
             // The row read above is still current unless an answer was applied since, or a write lost a race.
             var current = round == 1 && !asked ? order : await store.GetOrderAsync(check.OrderId, cancellationToken);
             var now = clock.GetUtcNow();
             if (current is null || OrderLifecycle.Expire(current, now) is not { } expired)
             {
-                return ((Transition?)null, current?.Status ?? "gone");
+                return ((Transition?)null, current?.Status ?? "gone", (StagedEvent?)null);
             }
 
             var timeline = new TimelineEntity
@@ -102,16 +110,27 @@ public sealed class PyunExpiryHandler(OrderStore store, IServiceProvider service
                 ToStatus = expired.To.ToString(),
                 Outcome = expired.Outcome,
             };
+            var staged = outbox.StageOrderEvent(current, EventTypes.OrderExpired, now);
             // A second final check of the same order finds the timeline row and changes nothing.
             return await store.SubmitAsync(
-                [new(TableTransactionActionType.Add, timeline), new(TableTransactionActionType.UpdateMerge, current, current.ETag)], cancellationToken)
-                ? (expired, current.Status)
-                : (null, "already expired");
+                [new(TableTransactionActionType.Add, timeline), new(TableTransactionActionType.UpdateMerge, current, current.ETag), staged.Action], cancellationToken)
+                ? (expired, current.Status, staged)
+                : (null, "already expired", null);
         }, backoff: clock, cancellationToken);
 
         if (transition is null)
         {
+            // Another run's change (perhaps this check's own, before a crash): make sure its events are queued.
+            await outbox.EnsureOrderDispatchedAsync(check.OrderId, null, cancellationToken);
             return $"{check.OrderId}: final check: the order is {status}";
+        }
+
+        await outbox.DispatchAsync(staged!, cancellationToken);
+        if (staged!.Key.Sequence > 1)
+        {
+            // An answer this check applied earlier (say, a failed attempt) may have died before its event was queued:
+            // on this replay the processor no longer sees that answer, so its event is looked for here.
+            await outbox.EnsureOrderDispatchedAsync(check.OrderId, null, cancellationToken);
         }
 
         logger.LogInformation("Order {OrderId} expired unpaid ({From} -> Expired) at its final check", check.OrderId, transition.From);

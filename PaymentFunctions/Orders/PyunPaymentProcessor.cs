@@ -2,6 +2,7 @@ using System.Text.Json;
 using Azure;
 using Azure.Data.Tables;
 using Microsoft.Extensions.Options;
+using PaymentFunctions.Events;
 using PaymentFunctions.Pyun;
 using PaymentFunctions.Refunds;
 using PaymentFunctions.Storage;
@@ -23,10 +24,17 @@ public sealed class UnknownPayOrderException(string payOrder)
 /// Money the result makes refundable (see <see cref="RefundLifecycle.AutomaticRefunds"/>) is refunded automatically
 /// (unless <see cref="RefundsOptions.Automatic"/> is off): its refund rows go into the same transaction, with a
 /// safety-net round queued before it and the immediate send after it, as for a manual refund.
+/// A change of the order's status stages its event (<see cref="OrderEvents.ForStatusChange"/>) in the same transaction;
+/// it is queued after the commit, and a duplicate result queues whatever a crash left undispatched.
 /// </summary>
 public sealed partial class PyunPaymentProcessor(OrderStore store, PyunRefundScheduler refunds, IOptions<RefundsOptions> refundOptions,
-    TimeProvider clock, ILogger<PyunPaymentProcessor> logger)
+    EventOutbox outbox, TimeProvider clock, ILogger<PyunPaymentProcessor> logger)
 {
+    /// <summary>
+    /// Applies the result. Throws <see cref="OrderEventsNotDispatchedException"/> when the change was committed but its
+    /// event could not be queued: the caller's cause (a queued notification or check) is then retried, finds the
+    /// result applied, and queues it.
+    /// </summary>
     public async Task<ProcessResult> ApplyAsync(PyunTradeResult result, string source, DateTimeOffset receivedAt, CancellationToken cancellationToken)
     {
         if (!PayOrderNumber.TryParse(result.PayOrder, out var orderId, out var number))
@@ -36,8 +44,9 @@ public sealed partial class PyunPaymentProcessor(OrderStore store, PyunRefundSch
 
         var eventRow = OrderRows.Timeline($"{number:D3}-{result.EventKey}");
         var safetyNets = new HashSet<string>(StringComparer.Ordinal);
+        OrderEntity? appliedBefore = null; // the row that says this result was its last one applied
         // Racing writers of one order back off by a few random milliseconds before they read again.
-        return await ConcurrencyRetry.RunAsync(async _ =>
+        var (processed, staged) = await ConcurrencyRetry.RunAsync(async _ =>
         {
             var order = await store.GetOrderAsync(orderId, cancellationToken);
             // An attempt row is added in the same transaction that counts it, so the order row says which exist.
@@ -48,8 +57,9 @@ public sealed partial class PyunPaymentProcessor(OrderStore store, PyunRefundSch
 
             if (order.LastEvent == eventRow)
             {
+                appliedBefore = order;
                 LogDuplicate(result, source);
-                return new ProcessResult(orderId, order.StatusValue, order.StatusValue, "duplicate", true);
+                return (new ProcessResult(orderId, order.StatusValue, order.StatusValue, "duplicate", true), (StagedEvent?)null);
             }
 
             var (attempt, attemptRead) = await AttemptAsync(order, number, result, cancellationToken);
@@ -85,6 +95,14 @@ public sealed partial class PyunPaymentProcessor(OrderStore store, PyunRefundSch
                 actions.Add(new(TableTransactionActionType.UpdateMerge, AttemptChanges(attempt), attemptRead ? attempt.ETag : ETag.All));
             }
 
+            // The status change's event, numbered on the order row this transaction writes with its ETag, and showing
+            // the order as written (the automatic refunds' amounts included).
+            var staged = OrderEvents.ForStatusChange(transition.From, transition.To) is { } type ? outbox.StageOrderEvent(order, type, now) : null;
+            if (staged is not null)
+            {
+                actions.Add(staged.Action);
+            }
+
             if (transition.DisplacedAttempt is { } displaced)
             {
                 // A merge of just the flag (and the refund amounts, when its refund is added): the displaced
@@ -108,7 +126,7 @@ public sealed partial class PyunPaymentProcessor(OrderStore store, PyunRefundSch
             if (!await store.SubmitAsync(actions, cancellationToken))
             {
                 LogDuplicate(result, source);
-                return new ProcessResult(orderId, transition.From, transition.From, "duplicate", true);
+                return (new ProcessResult(orderId, transition.From, transition.From, "duplicate", true), null);
             }
 
             LogTransition(result, source, orderId, transition);
@@ -118,8 +136,27 @@ public sealed partial class PyunPaymentProcessor(OrderStore store, PyunRefundSch
             }
 
             await refunds.SendNowAsync(orderId, automatic.Select(r => r.RefundNo), logger, cancellationToken);
-            return new ProcessResult(orderId, transition.From, transition.To, outcome, false);
+            return (new ProcessResult(orderId, transition.From, transition.To, outcome, false), staged);
         }, backoff: clock, cancellationToken);
+
+        try
+        {
+            if (processed.Duplicate)
+            {
+                // Applied before, perhaps by a run that died between its commit and its dispatch.
+                await outbox.EnsureOrderDispatchedAsync(orderId, appliedBefore, cancellationToken);
+            }
+            else if (staged is not null)
+            {
+                await outbox.DispatchAsync(staged, cancellationToken);
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            throw new OrderEventsNotDispatchedException(processed, ex);
+        }
+
+        return processed;
     }
 
     /// <summary>

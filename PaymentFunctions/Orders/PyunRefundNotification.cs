@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Options;
+using PaymentFunctions.Events;
 using PaymentFunctions.Notifications;
 using PaymentFunctions.Pyun;
 using PaymentFunctions.Refunds;
@@ -87,9 +88,11 @@ public sealed class PyunRefundScheduler(NotificationQueue queue, TimeProvider cl
 /// BEFORE the claim, so a crash anywhere after it still leaves a round to come. A round after a send asks P云's refund
 /// query first: P云 never got it → the identical request again (same refund number); P云 has it → its state is
 /// adopted. P云 unreachable → nothing decided, the next round asks again. Refused or failed → Failed with P云's reason.
+/// The end of a refund stages order.refund.succeeded or order.refund.failed in its transaction; a round that finds its
+/// refund final (its own replay after a crash, or the next round queued before the claim) queues what is undispatched.
 /// </summary>
 public sealed partial class PyunRefundHandler(OrderStore store, IServiceProvider services, PyunRefundScheduler scheduler,
-    IOptions<RefundsOptions> refundOptions, IOptions<PyunOptions> pyunOptions, TimeProvider clock, ILogger<PyunRefundHandler> logger)
+    IOptions<RefundsOptions> refundOptions, IOptions<PyunOptions> pyunOptions, EventOutbox outbox, TimeProvider clock, ILogger<PyunRefundHandler> logger)
     : NotificationHandler<PyunRefund>
 {
     protected override async Task<string> HandleAsync(PyunRefund message, DateTimeOffset receivedAt, CancellationToken cancellationToken)
@@ -104,6 +107,8 @@ public sealed partial class PyunRefundHandler(OrderStore store, IServiceProvider
 
         if (refund.IsFinal)
         {
+            // Its end may have been committed by a run that died before queuing the event.
+            await outbox.EnsureOrderDispatchedAsync(message.OrderId, null, cancellationToken);
             return $"{what}: already {refund.Status}";
         }
 
@@ -220,16 +225,21 @@ public sealed partial class PyunRefundHandler(OrderStore store, IServiceProvider
         }
     }
 
-    /// <summary>Ends the refund and moves its amount, on the rows as they are now (re-read on a conflict).</summary>
+    /// <summary>
+    /// Ends the refund and moves its amount, on the rows as they are now (re-read on a conflict), with its event in the
+    /// same transaction; the event is queued after the commit (a failure there fails the round's message: its retry
+    /// finds the refund final and queues it).
+    /// </summary>
     private async Task<string> CompleteAsync(string orderId, string refundNo, RefundStatus status, string? failureReason, PyunRefundAnswer? answer,
-        CancellationToken cancellationToken) =>
-        await ConcurrencyRetry.RunAsync(async _ =>
+        CancellationToken cancellationToken)
+    {
+        var (final, staged) = await ConcurrencyRetry.RunAsync(async _ =>
         {
             var order = await store.GetOrderAsync(orderId, cancellationToken) ?? throw new InvalidOperationException("The order of a refund vanished.");
             var refund = await store.GetRefundAsync(orderId, refundNo, cancellationToken) ?? throw new InvalidOperationException("A refund row vanished.");
             if (refund.IsFinal)
             {
-                return refund.Status;
+                return (refund.Status, (StagedEvent?)null);
             }
 
             var attempt = await store.GetAttemptAsync(orderId, refund.AttemptNumber, cancellationToken) ?? throw new InvalidOperationException("The attempt of a refund vanished.");
@@ -248,7 +258,14 @@ public sealed partial class PyunRefundHandler(OrderStore store, IServiceProvider
                     : $"refund {refundNo} of {refund.Amount} fen failed: {failureReason}",
                 Data = answer is null ? null : JsonSerializer.Serialize(answer),
             };
-            await store.CompleteRefundAsync(order, attempt, refund, timeline, cancellationToken);
+            // The order as GET shows it after the refund (refundedAmount, refundingAmount); the refund itself is in its list.
+            var staged = outbox.StageOrderEvent(order, status == RefundStatus.Succeeded ? EventTypes.OrderRefundSucceeded : EventTypes.OrderRefundFailed, now);
+            if (!await store.CompleteRefundAsync(order, attempt, refund, timeline, staged.Action, cancellationToken))
+            {
+                // Its timeline row (named after this very end) exists: committed before, by a run whose dispatch may have been lost.
+                return (refund.Status, null);
+            }
+
             if (status == RefundStatus.Succeeded)
             {
                 LogSucceeded(logger, refundNo, orderId, refund.Amount, refund.RefundSerial);
@@ -258,8 +275,21 @@ public sealed partial class PyunRefundHandler(OrderStore store, IServiceProvider
                 LogFailed(logger, refundNo, orderId, refund.Amount, failureReason ?? "");
             }
 
-            return refund.Status;
+            return (refund.Status, staged);
         }, clock, cancellationToken);
+
+        if (staged is not null)
+        {
+            await outbox.DispatchAsync(staged, cancellationToken);
+        }
+        else
+        {
+            // Ended by another run (a racing handler, or one that died after its commit): make sure its event is queued.
+            await outbox.EnsureOrderDispatchedAsync(orderId, null, cancellationToken);
+        }
+
+        return final;
+    }
 
     /// <summary>An answer about a refund that is not the one we asked for: kept on the timeline, alerted, never applied.</summary>
     private async Task RecordForeignAsync(RefundEntity refund, PyunRefundAnswer answer, int round, CancellationToken cancellationToken)
