@@ -394,6 +394,61 @@ public sealed class PayScoreEventTests(PayScoreEventsFixture fx) : IClassFixture
     }
 
     [Fact]
+    public async Task A_refund_callback_whose_event_was_not_queued_sends_it_exactly_once_when_it_comes_back_from_its_queue()
+    {
+        var outOrderNo = await App.PaidOrderAsync(300);
+        Assert.Equal(3, (await ReceivedAsync(outOrderNo, 3)).Count);
+        var outRefundNo = PayScoreRefundApi.NewOutRefundNo();
+        using (var response = await App.RefundAsync(outOrderNo, PayScoreRefundApi.RefundBody(outRefundNo, 100)))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        }
+
+        App.WeChat!.State.RefundSettleAfterQueries = 0; // only the callback settles it
+        App.WeChat.State.SuppressRefundCallbacks = true; // the test posts it
+        try
+        {
+            await App.DrainQueueAsync(); // sent: PROCESSING
+            Assert.Null(await App.WeChat.State.SettleRefundAsync(outRefundNo, RefundStates.Success));
+            var callback = App.WeChat.State.BuildRefundCallback(outRefundNo);
+            using (var posted = await App.PostCallbackAsync(callback.Headers, callback.Body))
+            {
+                Assert.Equal(HttpStatusCode.NoContent, posted.StatusCode);
+            }
+
+            // The refund ends and its event row commits while the delivery queue is gone.
+            var listener = App.CreateListener(QueueSettings.Defaults with { VisibilityTimeout = TimeSpan.Zero, MaxDequeueCount = 5 });
+            await App.Storage.Events.DeleteAsync();
+            try
+            {
+                Assert.True(await listener.PollOnceAsync(CancellationToken.None) >= 1);
+            }
+            finally
+            {
+                await App.Storage.Events.CreateIfNotExistsAsync();
+            }
+
+            Assert.Equal(RefundStatuses.Succeeded, (await App.StoredRefundAsync(outOrderNo, outRefundNo))!.Status);
+            Assert.False((await EventRowsAsync(outOrderNo))[3].GetBoolean(EventRows.Dispatched));
+            Assert.Empty(Received(outOrderNo).Skip(3));
+
+            // The callback was not acknowledged: it comes back from its queue, changes nothing, and queues the committed event.
+            var received = await ReceivedAsync(outOrderNo, 4);
+
+            Assert.Equal(4, received.Count);
+            AssertEvent(received[3], outOrderNo, 4, EventTypes.PayScoreRefundSucceeded);
+            Assert.Equal(4, (await EventRowsAsync(outOrderNo)).Count);
+            Assert.Equal(1, EventRows.Delivery((await EventRowsAsync(outOrderNo))[3], "main").TotalAttempts);
+            Assert.Equal(0, await App.QueueLengthAsync(poison: true));
+        }
+        finally
+        {
+            App.WeChat.State.RefundSettleAfterQueries = 1;
+            App.WeChat.State.SuppressRefundCallbacks = false;
+        }
+    }
+
+    [Fact]
     public async Task A_refund_a_follow_up_round_finds_closed_sends_payscore_refund_failed_with_the_amount_back()
     {
         var outOrderNo = await App.PaidOrderAsync(300);
