@@ -200,7 +200,9 @@ public sealed class WeChatPayNotifyTests(PayScoreAppFixture fixture) : IClassFix
         // Rows are in PayScoreOrders, not PaymentOrders.
         Assert.Empty(timeline);
         var rows = new List<PaymentFunctions.Orders.TimelineEntity>();
-        await foreach (var row in App.Storage.PayScoreOrders.QueryAsync<PaymentFunctions.Orders.TimelineEntity>(r => r.PartitionKey == outOrderNo && r.RowKey != "order"))
+        // The timeline rows (evt-…), not the order row nor its event rows (event-…, the outbox: confirmed, completed, paid).
+        await foreach (var row in App.Storage.PayScoreOrders.QueryAsync<PaymentFunctions.Orders.TimelineEntity>(
+                           Azure.Data.Tables.TableClient.CreateQueryFilter($"PartitionKey eq {outOrderNo} and RowKey ge {"evt-"} and RowKey lt {"evt."}")))
         {
             rows.Add(row);
         }

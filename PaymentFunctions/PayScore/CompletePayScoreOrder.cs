@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
+using PaymentFunctions.Events;
 using PaymentFunctions.Http;
 using PaymentFunctions.OpenApi;
 using PaymentFunctions.WeChatPay;
@@ -92,6 +93,8 @@ public static class CompleteCancelPayScoreOrderEndpoints
 
         if (!PayScoreLifecycle.CanComplete(order, out var notCompletable))
         {
+            // A repeat of a complete that was applied by a process that died before queueing its events: queue them.
+            await context.RequestServices.GetRequiredService<EventOutbox>().EnsureDispatchedAsync(EventProducts.PayScore, outOrderNo, cancellationToken);
             return Problems.Conflict(notCompletable);
         }
 
@@ -106,8 +109,8 @@ public static class CompleteCancelPayScoreOrderEndpoints
             return PayScoreHttp.FromWeChat(ex, logger, "complete");
         }
 
-        var applied = await processor.ApplyAsync(PayScoreObservation.AfterComplete(answer, outOrderNo, wechat.TotalAmount),
-            "wechatpay.complete", null, clock.GetUtcNow(), cancellationToken);
+        var applied = await PayScoreHttp.ApplyAnswerAsync(context, processor, PayScoreObservation.AfterComplete(answer, outOrderNo, wechat.TotalAmount),
+            "wechatpay.complete", clock, logger, cancellationToken);
         // The checks that end it DONE if the USER_PAID callback never arrives; failing to schedule them fails nothing.
         await context.RequestServices.GetRequiredService<PayScoreCheckScheduler>().TryScheduleFirstAsync(applied.Order, cancellationToken);
         return TypedResults.Ok(PayScoreOrderView.From(applied.Order));
@@ -138,6 +141,8 @@ public static class CompleteCancelPayScoreOrderEndpoints
 
         if (!PayScoreLifecycle.CanCancel(order, out var notCancellable))
         {
+            // A repeat of a cancel that was applied by a process that died before queueing its events: queue them.
+            await context.RequestServices.GetRequiredService<EventOutbox>().EnsureDispatchedAsync(EventProducts.PayScore, outOrderNo, cancellationToken);
             return Problems.Conflict(notCancellable);
         }
 
@@ -152,8 +157,8 @@ public static class CompleteCancelPayScoreOrderEndpoints
             return PayScoreHttp.FromWeChat(ex, logger, "cancel");
         }
 
-        var applied = await processor.ApplyAsync(PayScoreObservation.AfterCancel(answer, outOrderNo),
-            "wechatpay.cancel", null, clock.GetUtcNow(), cancellationToken);
+        var applied = await PayScoreHttp.ApplyAnswerAsync(context, processor, PayScoreObservation.AfterCancel(answer, outOrderNo),
+            "wechatpay.cancel", clock, logger, cancellationToken);
         return TypedResults.Ok(PayScoreOrderView.From(applied.Order));
     }
 

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.Extensions.Options;
+using PaymentFunctions.Events;
 using PaymentFunctions.Notifications;
 using PaymentFunctions.WeChatPay;
 
@@ -52,6 +53,26 @@ public sealed class PayScoreCheckScheduler(NotificationQueue queue, TimeProvider
         queue.EnqueueAsync(NotificationEnvelope.For(check, clock.GetUtcNow()), delay, cancellationToken);
 
     /// <summary>
+    /// After an HTTP answer committed a change whose events could not be queued: a check <paramref name="delay"/> later
+    /// finds the order past the unconfirmed stage (every event-causing change leaves it there) and, as every check that
+    /// is not needed does, queues what is undispatched. False when even that could not be queued (logged).
+    /// </summary>
+    public async Task<bool> TryScheduleRedispatchAsync(string outOrderNo, TimeSpan delay, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await ScheduleAsync(new PayScoreCheck(outOrderNo, PayScoreCheckStage.Unconfirmed, 1), delay, cancellationToken);
+            return true;
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            logger.LogWarning(ex, "ALERT Pay Score order {OutOrderNo}: its events are committed but not queued, and no check to queue them could be scheduled; " +
+                "the next callback, check or query of the order queues them", outOrderNo);
+            return false;
+        }
+    }
+
+    /// <summary>
     /// Schedules the first check of the stage <paramref name="order"/> has just entered (create: CREATED; complete:
     /// DOING/MCH_COMPLETE), if any. Called after WeChat accepted and the order is stored, so a failure does not fail
     /// the caller's request: the order exists at WeChat and here, a repeat would answer it from storage without
@@ -90,7 +111,7 @@ public sealed class PayScoreCheckScheduler(NotificationQueue queue, TimeProvider
 /// so the message is retried like any transient failure.
 /// </summary>
 public sealed class PayScoreCheckHandler(PayScoreStore store, PayScoreProcessor processor, PayScoreCheckScheduler scheduler, PayScoreFeature feature,
-    IOptions<WeChatPayOptions> options, IServiceProvider services, TimeProvider clock, ILogger<PayScoreCheckHandler> logger) : NotificationHandler<PayScoreCheck>
+    EventOutbox outbox, IOptions<WeChatPayOptions> options, IServiceProvider services, TimeProvider clock, ILogger<PayScoreCheckHandler> logger) : NotificationHandler<PayScoreCheck>
 {
     protected override async Task<string> HandleAsync(PayScoreCheck check, DateTimeOffset receivedAt, CancellationToken cancellationToken)
     {
@@ -98,6 +119,13 @@ public sealed class PayScoreCheckHandler(PayScoreStore store, PayScoreProcessor 
         var order = await store.GetAsync(check.OutOrderNo, cancellationToken);
         if (!PayScoreLifecycle.NeedsCheck(order, check.Stage))
         {
+            if (order is { IsCreated: true } && feature.Enabled)
+            {
+                // The change that ended the stage may have been committed by a process that died before queueing its
+                // events (or by an HTTP answer whose queueing failed): this check is what makes sure they go out.
+                await outbox.EnsureDispatchedAsync(EventProducts.PayScore, check.OutOrderNo, cancellationToken);
+            }
+
             return $"{what} not needed ({(order is null ? "no such order" : PayScoreLifecycle.Describe(order))})";
         }
 

@@ -83,5 +83,28 @@ internal static class PayScoreHttp
         return problem.Length == 0;
     }
 
+    /// <summary>
+    /// Applies WeChat's answer to our own call (query, complete, cancel) through the processor. Should its events fail to
+    /// queue after the commit, the change stands and is answered as it is (a 5xx would tell the caller nothing happened,
+    /// and its retry would only be refused): the warning says so, and a check one <see cref="WeChatPayOptions.CheckBackoff"/>
+    /// later queues them.
+    /// </summary>
+    public static async Task<PayScoreProcessResult> ApplyAnswerAsync(HttpContext context, PayScoreProcessor processor, PayScoreServiceOrder observed, string source,
+        TimeProvider clock, ILogger logger, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await processor.ApplyAsync(observed, source, null, clock.GetUtcNow(), cancellationToken);
+        }
+        catch (PayScoreEventsNotDispatchedException ex)
+        {
+            var delay = Options(context).CheckBackoff;
+            logger.LogWarning(ex.InnerException, "Pay Score order {OutOrderNo}: WeChat Pay's {Source} answer is applied ({Outcome}), but its events could not be queued; a check in {Delay} queues them",
+                ex.Result.Order.PartitionKey, source, ex.Result.Outcome, delay);
+            await context.RequestServices.GetRequiredService<PayScoreCheckScheduler>().TryScheduleRedispatchAsync(ex.Result.Order.PartitionKey, delay, cancellationToken);
+            return ex.Result;
+        }
+    }
+
     public static WeChatPayOptions Options(HttpContext context) => context.RequestServices.GetRequiredService<IOptions<WeChatPayOptions>>().Value;
 }

@@ -160,6 +160,67 @@ public static class PayScoreLifecycle
         };
     }
 
+    /// <summary>
+    /// The milestones a row has reached, each the cause of one event: confirmed from DOING/USER_CONFIRM on (DOING or
+    /// DONE), completed from DOING/MCH_COMPLETE on (DONE too: WeChat ends an order DONE only after the complete),
+    /// paid at DONE/USER_PAID, cancelled at REVOKED, expired at EXPIRED.
+    /// </summary>
+    public static PayScoreMilestones Milestones(string? state, string? description, string? collection)
+    {
+        var reached = PayScoreMilestones.None;
+        if (state is PayScoreStates.Doing or PayScoreStates.Done)
+        {
+            reached |= PayScoreMilestones.Confirmed;
+        }
+
+        if (state == PayScoreStates.Done || (state == PayScoreStates.Doing && description == PayScoreStates.MchComplete))
+        {
+            reached |= PayScoreMilestones.Completed;
+        }
+
+        if (state == PayScoreStates.Done && collection == PayScoreStates.UserPaid)
+        {
+            reached |= PayScoreMilestones.Paid;
+        }
+
+        return reached | state switch
+        {
+            PayScoreStates.Revoked => PayScoreMilestones.Cancelled,
+            PayScoreStates.Expired => PayScoreMilestones.Expired,
+            _ => PayScoreMilestones.None,
+        };
+    }
+
+    public static PayScoreMilestones Milestones(PayScoreOrderEntity e) => Milestones(e.State, e.StateDescription, e.CollectionState);
+
+    /// <summary>
+    /// The events a change from <paramref name="before"/> to <paramref name="after"/> causes: one per milestone reached
+    /// now and not before, in lifecycle order (WeChat can skip states: CREATED straight to DONE/USER_PAID is confirmed,
+    /// completed, paid). A milestone left behind (REVOKED after DOING) is no event of its own.
+    /// </summary>
+    public static IReadOnlyList<string> EventsBetween(PayScoreMilestones before, PayScoreMilestones after)
+    {
+        var events = new List<string>();
+        foreach (var (milestone, type) in MilestoneEvents)
+        {
+            if (after.HasFlag(milestone) && !before.HasFlag(milestone))
+            {
+                events.Add(type);
+            }
+        }
+
+        return events;
+    }
+
+    private static readonly (PayScoreMilestones Milestone, string Type)[] MilestoneEvents =
+    [
+        (PayScoreMilestones.Confirmed, Events.EventTypes.PayScoreConfirmed),
+        (PayScoreMilestones.Completed, Events.EventTypes.PayScoreCompleted),
+        (PayScoreMilestones.Paid, Events.EventTypes.PayScorePaid),
+        (PayScoreMilestones.Cancelled, Events.EventTypes.PayScoreCancelled),
+        (PayScoreMilestones.Expired, Events.EventTypes.PayScoreExpired),
+    ];
+
     /// <summary>The row's state as the timeline shows it, e.g. <c>DOING/MCH_COMPLETE/USER_PAYING</c>.</summary>
     public static string Describe(PayScoreOrderEntity e) =>
         string.Join('/', new[] { e.State, e.StateDescription, e.CollectionState }.Where(s => !string.IsNullOrEmpty(s)));
@@ -173,4 +234,16 @@ public enum PayScoreCheckStage
 
     /// <summary>DOING/MCH_COMPLETE, collection USER_PAYING: the deduction succeeds (DONE/USER_PAID).</summary>
     Collecting,
+}
+
+/// <summary>What a Pay Score order has reached; each milestone is announced by one event (<see cref="PayScoreLifecycle.EventsBetween"/>).</summary>
+[Flags]
+public enum PayScoreMilestones
+{
+    None = 0,
+    Confirmed = 1,
+    Completed = 2,
+    Paid = 4,
+    Cancelled = 8,
+    Expired = 16,
 }

@@ -46,6 +46,11 @@ public sealed class PayScoreOrderEntity : ITableEntity
     public DateTimeOffset UpdatedAt { get; set; }
     /// <summary>When a query by <c>outOrderNo</c> last asked WeChat; claimed with the row's ETag, so one caller asks per interval.</summary>
     public DateTimeOffset? LastQueryAt { get; set; }
+    /// <summary>
+    /// The order's events so far: the next event's sequence is this plus one, taken in the same ETag-conditional
+    /// transaction that writes the event row (docs/events.md). Missing on rows older than events: 0.
+    /// </summary>
+    public long EventCount { get; set; }
 
     public bool IsCreated => PayScoreLifecycle.IsCreated(this);
 }

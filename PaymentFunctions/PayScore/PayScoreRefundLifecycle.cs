@@ -172,6 +172,19 @@ public static class PayScoreRefundLifecycle
     public static bool IsFinal(PayScoreRefundEntity refund) => refund.Status is RefundStatuses.Succeeded or RefundStatuses.Failed;
 
     /// <summary>
+    /// The event a change of a refund's status causes: payscore.refund.succeeded or payscore.refund.failed when it ends
+    /// now (it was not final before), none otherwise (a final refund never changes again).
+    /// </summary>
+    public static string? EventFor(string? statusBefore, string? statusAfter) =>
+        statusBefore is RefundStatuses.Succeeded or RefundStatuses.Failed ? null
+        : statusAfter switch
+        {
+            RefundStatuses.Succeeded => Events.EventTypes.PayScoreRefundSucceeded,
+            RefundStatuses.Failed => Events.EventTypes.PayScoreRefundFailed,
+            _ => null,
+        };
+
+    /// <summary>
     /// What message round <paramref name="round"/> does (0: a send message, the immediate one or the safety net; 1+:
     /// a follow-up). A claim older than <paramref name="staleAfter"/> belongs to a sender that died or got no answer.
     /// </summary>

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
+using PaymentFunctions.Events;
 using PaymentFunctions.Http;
 using PaymentFunctions.Notifications;
 using PaymentFunctions.Orders;
@@ -21,7 +22,7 @@ public sealed class UnknownPayScoreRefundException(string outRefundNo, string re
 /// with the order row's ETag. A refund is created with the identical body on every send; a send whose outcome is
 /// unknown (no answer, 429, 5xx, a crash) is followed by a query before any second create.
 /// </summary>
-public sealed class PayScoreRefundProcessor(PayScoreStore store, PayScoreRefundScheduler scheduler, OrphanStore orphans, IServiceProvider services,
+public sealed class PayScoreRefundProcessor(PayScoreStore store, PayScoreRefundScheduler scheduler, OrphanStore orphans, EventOutbox outbox, IServiceProvider services,
     IOptions<RefundsOptions> refundOptions, TimeProvider clock, ILogger<PayScoreRefundProcessor> logger)
 {
     private WeChatPayOptions WeChat => services.GetRequiredService<IOptions<WeChatPayOptions>>().Value;
@@ -44,6 +45,8 @@ public sealed class PayScoreRefundProcessor(PayScoreStore store, PayScoreRefundS
             switch (step)
             {
                 case RefundStep.Nothing:
+                    // A round after the refund ended (or its replay): the write that ended it may have died before queueing its event.
+                    await outbox.EnsureDispatchedAsync(EventProducts.PayScore, check.OutOrderNo, cancellationToken);
                     return $"{name}: nothing to do ({Describe(refund)})";
                 case RefundStep.Wait:
                     await scheduler.ScheduleAsync(check.OutOrderNo, check.OutRefundNo, check.Round, wait + TimeSpan.FromSeconds(1), cancellationToken);
@@ -181,22 +184,25 @@ public sealed class PayScoreRefundProcessor(PayScoreStore store, PayScoreRefundS
 
     /// <summary>
     /// Re-reads the rows, decides, queues the next round when the refund stays open (before the write: a crash after
-    /// the write could otherwise end the follow-ups) and writes the change with a timeline row. With <paramref name="round"/>
-    /// null (a callback) no round is scheduled: the follow-ups already running see the change.
+    /// the write could otherwise end the follow-ups) and writes the change with a timeline row, and with the
+    /// payscore.refund.succeeded/failed event when the refund ends (queued after the commit). With <paramref name="round"/>
+    /// null (a callback) no round is scheduled: the follow-ups already running see the change. Nothing to write (a
+    /// replayed callback or answer) makes sure an event an earlier write committed is queued.
     /// </summary>
     private async Task<string> DecideAndWriteAsync(string outOrderNo, string outRefundNo, string source, DateTimeOffset at, int? round,
         Func<PayScoreOrderEntity, PayScoreRefundEntity, DateTimeOffset, RefundDecision> decide, object data, CancellationToken cancellationToken)
     {
         var options = refundOptions.Value;
-        return await ConcurrencyRetry.RunAsync(async _ =>
+        var (result, staged) = await ConcurrencyRetry.RunAsync<(string, IReadOnlyList<StagedEvent>?)>(async _ =>
         {
             var (order, refund) = await ReadAsync(outOrderNo, outRefundNo, cancellationToken);
             if (order is null || refund is null)
             {
-                return "no such refund";
+                return ("no such refund", null);
             }
 
             var from = Describe(refund);
+            var statusBefore = refund.Status;
             var now = clock.GetUtcNow();
             var decision = decide(order, refund, now);
             var outcome = decision.Outcome;
@@ -223,16 +229,26 @@ public sealed class PayScoreRefundProcessor(PayScoreStore store, PayScoreRefundS
             {
                 Alert(decision, outRefundNo, outOrderNo, source, from, refund);
                 logger.LogInformation("Pay Score refund {OutRefundNo}: {Outcome} from {Source}; nothing to write", outRefundNo, outcome, source);
-                return $"{outcome} ({from})";
+                return ($"{outcome} ({from})", []);
             }
 
             refund.Version++;
-            await store.WriteRefundAsync(order, refund, Timeline(refund, source, from, outcome, at, data), isNew: false, cancellationToken);
+            var events = PayScoreEvents.Stage(outbox, order,
+                PayScoreRefundLifecycle.EventFor(statusBefore, refund.Status) is { } type ? [type] : []);
+            await store.WriteRefundAsync(order, refund, Timeline(refund, source, from, outcome, at, data), isNew: false, events, cancellationToken);
             Alert(decision, outRefundNo, outOrderNo, source, from, refund); // after the write: a racing writer that lost re-decides, and alerts only if still due
             logger.LogInformation("Pay Score refund {OutRefundNo} of {OutOrderNo}: {Outcome} from {Source} ({From} -> {To})",
                 outRefundNo, outOrderNo, outcome, source, from, Describe(refund));
-            return $"{outcome} ({from} -> {Describe(refund)})";
+            return ($"{outcome} ({from} -> {Describe(refund)})", events);
         }, clock, cancellationToken);
+
+        if (staged is not null)
+        {
+            // A failure lets the message be retried: its replay finds nothing to write and queues the event then.
+            await PayScoreEvents.DispatchAsync(outbox, outOrderNo, staged, cancellationToken);
+        }
+
+        return result;
     }
 
     private void Alert(RefundDecision decision, string outRefundNo, string outOrderNo, string source, string from, PayScoreRefundEntity refund)
@@ -253,7 +269,7 @@ public sealed class PayScoreRefundProcessor(PayScoreStore store, PayScoreRefundS
         refund.Version++;
         try
         {
-            await store.WriteRefundAsync(order, refund, Timeline(refund, "payscore.refund", from, what, now, new { refund.SendStartedAt }), isNew: false, cancellationToken);
+            await store.WriteRefundAsync(order, refund, Timeline(refund, "payscore.refund", from, what, now, new { refund.SendStartedAt }), isNew: false, [], cancellationToken);
             return true;
         }
         catch (ConcurrencyException)

@@ -165,7 +165,7 @@ public static class PayScoreRefundEndpoints
                 Outcome = "accepted",
                 Data = System.Text.Json.JsonSerializer.Serialize(new { amount, refund.Total, refund.TransactionId }),
             };
-            await store.WriteRefundAsync(current, refund, timeline, isNew: true, cancellationToken);
+            await store.WriteRefundAsync(current, refund, timeline, isNew: true, [], cancellationToken);
             return null;
         }, clock, cancellationToken);
         if (accepted is not null)

@@ -1,5 +1,6 @@
 using Azure;
 using Azure.Data.Tables;
+using PaymentFunctions.Events;
 using PaymentFunctions.Orders;
 using PaymentFunctions.Storage;
 
@@ -55,16 +56,19 @@ public sealed partial class PayScoreStore
 
     /// <summary>
     /// One refund write: the order row (merged with its ETag), the refund row (added when new, else replaced with its
-    /// ETag) and the timeline row, in one transaction. Throws <see cref="ConcurrencyException"/> when either row changed
-    /// since it was read, or the refund was added meanwhile (re-read and decide again).
+    /// ETag), the timeline row and the rows of the events it causes (the outbox), in one transaction. Throws
+    /// <see cref="ConcurrencyException"/> when either row changed since it was read, or the refund was added meanwhile
+    /// (re-read and decide again).
     /// </summary>
-    public async Task WriteRefundAsync(PayScoreOrderEntity order, PayScoreRefundEntity refund, TimelineEntity timeline, bool isNew, CancellationToken cancellationToken)
+    public async Task WriteRefundAsync(PayScoreOrderEntity order, PayScoreRefundEntity refund, TimelineEntity timeline, bool isNew,
+        IReadOnlyList<StagedEvent> events, CancellationToken cancellationToken)
     {
         var written = await TableWrites.SubmitAsync(storage.PayScoreOrders,
         [
             new(TableTransactionActionType.UpdateMerge, order, order.ETag),
             isNew ? new(TableTransactionActionType.Add, refund) : new(TableTransactionActionType.UpdateReplace, refund, refund.ETag),
             new(TableTransactionActionType.Add, timeline),
+            .. events.Select(e => e.Action),
         ], cancellationToken);
         if (!written)
         {

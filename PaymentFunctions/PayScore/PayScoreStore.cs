@@ -1,5 +1,6 @@
 using Azure;
 using Azure.Data.Tables;
+using PaymentFunctions.Events;
 using PaymentFunctions.Orders;
 using PaymentFunctions.Storage;
 
@@ -69,11 +70,13 @@ public sealed partial class PayScoreStore(StorageResources storage)
         SubmitAsync([new(TableTransactionActionType.UpdateMerge, order, order.ETag), new(TableTransactionActionType.Add, timeline)], cancellationToken);
 
     /// <summary>
-    /// Writes an observation's timeline row and the order row it decided. False when that timeline row exists (a
-    /// replay: nothing written); throws <see cref="ConcurrencyException"/> when the ETag is stale.
+    /// Writes an observation's timeline row, the order row it decided and the rows of the events it causes (the
+    /// outbox). False when that timeline row exists (a replay: nothing written); throws <see cref="ConcurrencyException"/>
+    /// when the ETag is stale.
     /// </summary>
-    public Task<bool> TryRecordObservationAsync(PayScoreOrderEntity order, TimelineEntity timeline, CancellationToken cancellationToken) =>
-        SubmitAsync([new(TableTransactionActionType.Add, timeline), new(TableTransactionActionType.UpdateMerge, order, order.ETag)], cancellationToken);
+    public Task<bool> TryRecordObservationAsync(PayScoreOrderEntity order, TimelineEntity timeline, IReadOnlyList<StagedEvent> events, CancellationToken cancellationToken) =>
+        SubmitAsync([new(TableTransactionActionType.Add, timeline), new(TableTransactionActionType.UpdateMerge, order, order.ETag), .. events.Select(e => e.Action)],
+            cancellationToken);
 
     /// <summary>The one call into the shared timeline transaction.</summary>
     private Task<bool> SubmitAsync(IReadOnlyList<TableTransactionAction> actions, CancellationToken cancellationToken) =>

@@ -81,7 +81,7 @@ public static class QueryPayScoreOrderEndpoint
             return Problems.NotFound("That query_id belongs to no Pay Score order of this app.");
         }
 
-        var applied = await processor.ApplyAsync(observed, "wechatpay.query", null, clock.GetUtcNow(), cancellationToken);
+        var applied = await PayScoreHttp.ApplyAnswerAsync(context, processor, observed, "wechatpay.query", clock, logger, cancellationToken);
         return TypedResults.Ok(PayScoreOrderView.From(applied.Order));
     }
 }
