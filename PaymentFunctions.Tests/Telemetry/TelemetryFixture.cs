@@ -86,7 +86,7 @@ public sealed class TelemetryFixture : IAsyncLifetime
 
     public RecordedCollection<Activity> Spans { get; } = new();
 
-    public RecordedCollection<Metric> Metrics { get; } = new();
+    public RecordedCollection<MetricSnapshot> Metrics { get; } = new();
 
     public RecordedCollection<LogRecord> LogRecords { get; } = new();
 

@@ -143,6 +143,7 @@ public sealed partial class PyunRefundHandler(OrderStore store, IServiceProvider
         if (outcome == nameof(RefundStatus.Pending) && nextDelay is null)
         {
             LogStillPending(logger, refund.RefundNo, refund.PartitionKey, refund.Amount, message.Round + 1);
+            Telemetry.PaymentTelemetry.Refund(Events.EventProducts.Order, "still_pending");
             return summary + "; no more rounds";
         }
 
@@ -249,6 +250,7 @@ public sealed partial class PyunRefundHandler(OrderStore store, IServiceProvider
                 Data = answer is null ? null : JsonSerializer.Serialize(answer),
             };
             await store.CompleteRefundAsync(order, attempt, refund, timeline, cancellationToken);
+            Telemetry.PaymentTelemetry.Refund(Events.EventProducts.Order, status);
             if (status == RefundStatus.Succeeded)
             {
                 LogSucceeded(logger, refundNo, orderId, refund.Amount, refund.RefundSerial);

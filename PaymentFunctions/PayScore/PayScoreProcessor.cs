@@ -45,6 +45,8 @@ public sealed class PayScoreProcessor(PayScoreStore store, TimeProvider clock, I
                 throw new PayScoreOrderNotCreatedException(outOrderNo);
             }
 
+            Telemetry.PaymentTelemetry.TagOrder(outOrderNo: outOrderNo);
+
             var fromState = PayScoreLifecycle.Describe(order);
             var outcome = PayScoreLifecycle.Decide(order, observed);
             var now = clock.GetUtcNow();
@@ -68,6 +70,7 @@ public sealed class PayScoreProcessor(PayScoreStore store, TimeProvider clock, I
             }
 
             logger.LogInformation("Pay Score order {OutOrderNo}: {Outcome} ({From} -> {To}) from {Source}", outOrderNo, outcome, fromState, timeline.ToStatus, source);
+            Telemetry.PaymentTelemetry.OrderTransition(Events.EventProducts.PayScore, fromState.Split('/')[0], order.State);
             return new PayScoreProcessResult(order, outcome, false);
         }, clock, cancellationToken);
     }

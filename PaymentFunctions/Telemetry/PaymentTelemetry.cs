@@ -100,6 +100,15 @@ public static class PaymentTelemetry
     public static void Refund(string product, object outcome) =>
         Refunds.Add(1, new KeyValuePair<string, object?>("product", product), new KeyValuePair<string, object?>("outcome", Snake(outcome)));
 
+    /// <summary>A refund row written: counted once, when it became final (succeeded or failed).</summary>
+    public static void RefundChanged(string product, string from, string to, bool final)
+    {
+        if (final && !string.Equals(from, to, StringComparison.Ordinal))
+        {
+            Refund(product, to);
+        }
+    }
+
     public static void DeliveryAttempt(string outcome, TimeSpan duration)
     {
         DeliveryAttempts.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
@@ -190,7 +199,8 @@ public static class PaymentTelemetry
             var c = text[i];
             if (char.IsUpper(c))
             {
-                if (i > 0 && text[i - 1] != '_')
+                // A word starts at an upper-case letter after a lower-case one or a digit: PaidAfterClose, not DOING.
+                if (i > 0 && (char.IsLower(text[i - 1]) || char.IsDigit(text[i - 1])))
                 {
                     builder.Append('_');
                 }
