@@ -108,6 +108,7 @@ public static class ApplicationServices
         app.UseStatusCodePages();
         app.UseRequestDeadlines();
         app.UseRateLimiter();
+        app.UseOrderTags(); // the order numbers in a route on its request span
 
         // The Functions host polls "/" until the handler answers; any answer means ready.
         app.MapGet("/", () => TypedResults.Text("PaymentFunctions is running.")).ExcludeFromDescription();

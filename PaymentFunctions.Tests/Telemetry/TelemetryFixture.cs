@@ -76,8 +76,17 @@ public sealed class RecordedCollection<T> : ICollection<T>
 /// The app with its telemetry exported in memory (spans, metrics, log records), one event endpoint <c>main</c> on a
 /// loopback receiver, and a test product "test" whose events a test can stage directly.
 /// </summary>
-public sealed class TelemetryFixture : IAsyncLifetime
+public class TelemetryFixture : IAsyncLifetime
 {
+    private readonly bool _underFunctionsHost;
+
+    public TelemetryFixture()
+        : this(false)
+    {
+    }
+
+    protected TelemetryFixture(bool underFunctionsHost) => _underFunctionsHost = underFunctionsHost;
+
     public const string MainSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
     public const string TestProduct = "ttest";
 
@@ -102,6 +111,10 @@ public sealed class TelemetryFixture : IAsyncLifetime
     {
         Receiver = await FakeReceiverServer.StartAsync();
         App = new PaymentApp();
+        if (_underFunctionsHost)
+        {
+            App.UnderFunctionsHost();
+        }
         App.Settings["Events:Endpoints:main:Url"] = Receiver.Url("main");
         App.Settings["Events:Endpoints:main:Secret"] = MainSecret;
         App.Settings["Events:Timeout"] = "00:00:02";
@@ -175,5 +188,6 @@ public sealed class TelemetryFixture : IAsyncLifetime
     {
         await App.DisposeAsync();
         await Receiver.DisposeAsync();
+        GC.SuppressFinalize(this);
     }
 }

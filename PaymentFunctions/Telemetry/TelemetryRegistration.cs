@@ -49,7 +49,7 @@ public static class TelemetryRegistration
 
         // Read now: a malformed authentication string is a start-up error naming the setting, not a silent loss of telemetry.
         var credential = azureMonitor ? AzureMonitorCredential(configuration[AzureMonitorAuthenticationSetting]) : null;
-        var otel = builder.Services.AddOpenTelemetry().AddPaymentInstrumentation(withAspNetCoreAndHttp: !azureMonitor);
+        var otel = builder.Services.AddOpenTelemetry().AddPaymentInstrumentation(withAspNetCoreAndHttp: !azureMonitor, configuration["OTEL_SERVICE_NAME"]);
         if (otlp)
         {
             // The specification's default protocol is http/protobuf; the .NET exporter's is gRPC. Follow the specification.
@@ -74,10 +74,11 @@ public static class TelemetryRegistration
     /// Our sources, meter and instrumentation on an OpenTelemetry builder, without an exporter; tests add their own
     /// (the in-memory exporter) through this same method.
     /// </summary>
-    public static OpenTelemetryBuilder AddPaymentInstrumentation(this OpenTelemetryBuilder otel, bool withAspNetCoreAndHttp = true)
+    /// <param name="serviceName">The service name (Application Insights' cloud role name); <c>OTEL_SERVICE_NAME</c> when set.</param>
+    public static OpenTelemetryBuilder AddPaymentInstrumentation(this OpenTelemetryBuilder otel, bool withAspNetCoreAndHttp = true, string? serviceName = null)
     {
         AppContext.SetSwitch(AzureActivitySourceSwitch, true);
-        otel.ConfigureResource(r => r.AddService(PaymentTelemetry.Name));
+        otel.ConfigureResource(r => r.AddService(string.IsNullOrWhiteSpace(serviceName) ? PaymentTelemetry.Name : serviceName));
         otel.Services.Configure<AspNetCoreTraceInstrumentationOptions>(o => o.Filter = context => !IsHostPlumbing(context.Request.Path));
         otel.Services.Configure<HttpClientTraceInstrumentationOptions>(o => o.EnrichWithHttpRequestMessage = PlatformCallHandler.Enrich);
         otel.WithTracing(tracing =>
@@ -103,6 +104,23 @@ public static class TelemetryRegistration
         });
         return otel;
     }
+
+    /// <summary>
+    /// Puts the order numbers a route names (<c>{orderId}</c>, <c>{outOrderNo}</c>) on the request's span, so an operator
+    /// finds every call about one order. Route values are caller input: only short ones are taken.
+    /// </summary>
+    public static IApplicationBuilder UseOrderTags(this IApplicationBuilder app) =>
+        app.Use((context, next) =>
+        {
+            if (System.Diagnostics.Activity.Current is { IsAllDataRequested: true })
+            {
+                PaymentTelemetry.TagOrder(orderId: Short(context.GetRouteValue("orderId")), outOrderNo: Short(context.GetRouteValue("outOrderNo")));
+            }
+
+            return next(context);
+        });
+
+    private static string? Short(object? value) => value is string { Length: > 0 and <= 64 } text ? text : null;
 
     /// <summary>
     /// Requests that are the Functions host's plumbing, not anyone's story: its readiness poll of "/" and its queue
