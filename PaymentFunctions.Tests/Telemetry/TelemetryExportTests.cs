@@ -148,6 +148,18 @@ public sealed class TelemetryExportTests
         Assert.IsType<ManagedIdentityCredential>(TelemetryRegistration.AzureMonitorCredential(authentication));
 
     [Fact]
+    public void The_infra_template_gives_the_app_the_connection_string_and_an_authentication_string_it_reads_as_entra_auth()
+    {
+        var bicep = File.ReadAllText(Path.Combine(PaymentFunctions.Tests.Deployment.RepositoryFiles.Root, "infra", "modules", "functionapp.bicep"));
+        var setting = System.Text.RegularExpressions.Regex.Match(bicep, $@"{TelemetryRegistration.AzureMonitorAuthenticationSetting}: '([^']*)'");
+
+        Assert.Contains($"{TelemetryRegistration.AzureMonitorSetting}: appInsightsConnectionString", bicep, StringComparison.Ordinal);
+        Assert.True(setting.Success);
+        var value = setting.Groups[1].Value.Replace("${identityClientId}", "8a6b7c2d-1e2f-4a3b-9c8d-7e6f5a4b3c2d", StringComparison.Ordinal);
+        Assert.IsType<ManagedIdentityCredential>(TelemetryRegistration.AzureMonitorCredential(value));
+    }
+
+    [Fact]
     public void Without_an_authentication_string_the_connection_string_alone_is_used() =>
         Assert.Null(TelemetryRegistration.AzureMonitorCredential(null));
 

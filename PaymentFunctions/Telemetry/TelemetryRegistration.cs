@@ -49,7 +49,10 @@ public static class TelemetryRegistration
 
         // Read now: a malformed authentication string is a start-up error naming the setting, not a silent loss of telemetry.
         var credential = azureMonitor ? AzureMonitorCredential(configuration[AzureMonitorAuthenticationSetting]) : null;
-        var otel = builder.Services.AddOpenTelemetry().AddPaymentInstrumentation(withAspNetCoreAndHttp: !azureMonitor, configuration["OTEL_SERVICE_NAME"]);
+        var otel = builder.Services.AddOpenTelemetry().AddPaymentInstrumentation(withAspNetCoreAndHttp: !azureMonitor,
+            // In Azure the function app's name, so the app's telemetry has the host's cloud role name (the alerts of
+            // infra/modules/alerts.bicep filter on it).
+            configuration["OTEL_SERVICE_NAME"] is { Length: > 0 } name ? name : configuration["WEBSITE_SITE_NAME"]);
         if (otlp)
         {
             // The specification's default protocol is http/protobuf; the .NET exporter's is gRPC. Follow the specification.
