@@ -9,6 +9,7 @@ using PaymentFunctions.Orders;
 using PaymentFunctions.PayScore;
 using PaymentFunctions.Pyun;
 using PaymentFunctions.Storage;
+using PaymentFunctions.Telemetry;
 using PaymentFunctions.WeChatPay;
 
 namespace PaymentFunctions;
@@ -19,6 +20,7 @@ public static class ApplicationServices
     public static WebApplicationBuilder AddApplicationServices(this WebApplicationBuilder builder)
     {
         FunctionsHost.ConfigureKestrel(builder);
+        builder.AddPaymentTelemetry();
         var services = builder.Services;
         services.AddProblemDetails();
         services.AddExceptionHandler<ApiExceptionHandler>();
@@ -49,7 +51,7 @@ public static class ApplicationServices
             var options = sp.GetRequiredService<IOptions<PyunOptions>>().Value;
             http.BaseAddress = new Uri(options.BaseUrl);
             http.Timeout = Timeout.InfiniteTimeSpan; // PyunClient applies RequestTimeout per call
-        });
+        }).AddPlatformTelemetry("pyun");
         // Each platform is switched on by its settings section; without WeChatPay the Pay Score routes answer 503.
         var payScore = new PayScoreFeature(builder.Configuration.GetSection(WeChatPayOptions.Section).Exists());
         services.AddSingleton(payScore);
@@ -106,6 +108,7 @@ public static class ApplicationServices
         app.UseStatusCodePages();
         app.UseRequestDeadlines();
         app.UseRateLimiter();
+        app.UseOrderTags(); // the order numbers in a route on its request span
 
         // The Functions host polls "/" until the handler answers; any answer means ready.
         app.MapGet("/", () => TypedResults.Text("PaymentFunctions is running.")).ExcludeFromDescription();

@@ -69,6 +69,9 @@ public sealed class PaymentApp : WebApplicationFactory<Program>, IAsyncLifetime
         return this;
     }
 
+    /// <summary>More services for one test class, e.g. a telemetry exporter (set before the first client is created).</summary>
+    public Action<IServiceCollection>? ExtraServices { get; set; }
+
     /// <summary>Overrides for one test class (set before the first client is created).</summary>
     public Dictionary<string, string?> Settings => _settings;
 
@@ -150,6 +153,8 @@ public sealed class PaymentApp : WebApplicationFactory<Program>, IAsyncLifetime
                 // host, and keeps its own names on the shared Azurite.
                 services.RemoveAll<IValidateOptions<StorageOptions>>();
             }
+
+            ExtraServices?.Invoke(services);
         });
     }
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Headers;
 using System.Text;
@@ -6,6 +7,7 @@ using Azure;
 using Azure.Data.Tables;
 using Microsoft.Extensions.Options;
 using PaymentFunctions.Notifications;
+using PaymentFunctions.Telemetry;
 
 namespace PaymentFunctions.Events;
 
@@ -34,9 +36,54 @@ public sealed partial class EventDeliverer(
     /// <summary>A claim older than the timeout plus this is taken to belong to a worker that died.</summary>
     public static readonly TimeSpan ClaimMargin = TimeSpan.FromSeconds(20);
 
+    /// <summary>The kind of a delivery message, as a span name part and metric tag.</summary>
+    public const string MessageKind = "event.delivery";
+
+    /// <summary>
+    /// Handles one delivery message in a <c>process event.delivery</c> span, in the trace of the change (or redeliver
+    /// request) that caused it; the attempt itself is a child span <c>deliver {type}</c> around the POST.
+    /// </summary>
     public async Task<string> ProcessAsync(string text, CancellationToken cancellationToken)
     {
-        var message = Parse(text);
+        EventDelivery message;
+        try
+        {
+            message = Parse(text);
+        }
+        catch (InvalidMessageException)
+        {
+            PaymentTelemetry.MessageProcessed(PaymentTelemetry.EventsQueue, MessageKind, "invalid");
+            throw;
+        }
+
+        using var activity = PaymentTelemetry.StartProcessing($"process {MessageKind}", PaymentTelemetry.EventsQueue, MessageKind,
+            message.TraceParent, message.TraceState, linkOnly: false);
+        if (activity is { IsAllDataRequested: true })
+        {
+            activity.SetTag("payment.event_id", message.EventId);
+            activity.SetTag("payment.event.endpoint", message.Endpoint);
+            activity.SetTag("payment.event.round", message.Round);
+            activity.SetTag("payment.event.attempt", message.Attempt);
+        }
+
+        try
+        {
+            var summary = await DeliverAsync(message, cancellationToken);
+            activity?.SetTag("payment.outcome", summary);
+            PaymentTelemetry.MessageProcessed(PaymentTelemetry.EventsQueue, MessageKind, "processed",
+                message.QueuedAt is { } queuedAt ? clock.GetUtcNow() - queuedAt : null);
+            return summary;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            PaymentTelemetry.Fail(activity, ex);
+            PaymentTelemetry.MessageProcessed(PaymentTelemetry.EventsQueue, MessageKind, ex is PermanentMessageException ? "invalid" : "failed");
+            throw;
+        }
+    }
+
+    private async Task<string> DeliverAsync(EventDelivery message, CancellationToken cancellationToken)
+    {
         if (!EventKey.TryParse(message.EventId, out var key) || streams.Find(key.Product) is not { } table)
         {
             throw new InvalidMessageException("The delivery message names no event of ours.");
@@ -96,10 +143,27 @@ public sealed partial class EventDeliverer(
             }
         }
 
+        var type = row.GetString(EventRows.Type) ?? "";
+        using var attempt = PaymentTelemetry.Source.StartActivity(EventTypes.All.Contains(type) ? $"deliver {type}" : "deliver event", ActivityKind.Internal);
+        attempt?.SetTag("payment.event.type", type);
+        var started = clock.GetTimestamp();
         var (status, error) = await SendAsync(row, key, message, endpoint, settings.Timeout, cancellationToken);
         var now = clock.GetUtcNow();
         var delivered = status is >= 200 and < 300;
         var delay = delivered ? null : settings.DelayAfter(message.Attempt);
+        var outcome = delivered ? "delivered" : delay is null ? "failed" : "retrying";
+        PaymentTelemetry.DeliveryAttempt(outcome, clock.GetElapsedTime(started));
+        if (attempt is not null)
+        {
+            attempt.SetTag("payment.outcome", outcome);
+            attempt.SetTag("http.response.status_code", status);
+            if (!delivered)
+            {
+                attempt.SetStatus(ActivityStatusCode.Error, status is null ? "no answer" : $"HTTP {status}");
+            }
+
+            attempt.Dispose();
+        }
         var recorded = state with
         {
             Attempts = message.Attempt,

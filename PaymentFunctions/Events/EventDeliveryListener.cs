@@ -1,5 +1,6 @@
 using Azure;
 using Azure.Storage.Queues.Models;
+using OpenTelemetry;
 using PaymentFunctions.Hosting;
 using PaymentFunctions.Notifications;
 using PaymentFunctions.Storage;
@@ -46,8 +47,13 @@ public sealed class EventDeliveryListener(
                     free++;
                 }
 
-                await storage.EnsureEventQueuesCreatedAsync(stoppingToken);
-                QueueMessage[] messages = await storage.RawEvents.ReceiveMessagesAsync(free, Lease, stoppingToken);
+                QueueMessage[] messages;
+                using (SuppressInstrumentationScope.Begin()) // polls are not traced (see QueueListener)
+                {
+                    await storage.EnsureEventQueuesCreatedAsync(stoppingToken);
+                    messages = await storage.RawEvents.ReceiveMessagesAsync(free, Lease, stoppingToken);
+                }
+
                 foreach (var message in messages)
                 {
                     free--;
@@ -100,8 +106,13 @@ public sealed class EventDeliveryListener(
     /// <summary>Receives and handles one batch; returns how many messages it received.</summary>
     public async Task<int> PollOnceAsync(CancellationToken cancellationToken)
     {
-        await storage.EnsureEventQueuesCreatedAsync(cancellationToken);
-        QueueMessage[] messages = await storage.RawEvents.ReceiveMessagesAsync(settings.BatchSize, Lease, cancellationToken);
+        QueueMessage[] messages;
+        using (SuppressInstrumentationScope.Begin())
+        {
+            await storage.EnsureEventQueuesCreatedAsync(cancellationToken);
+            messages = await storage.RawEvents.ReceiveMessagesAsync(settings.BatchSize, Lease, cancellationToken);
+        }
+
         await Task.WhenAll(messages.Select(m => HandleAsync(m, cancellationToken)));
         return messages.Length;
     }
@@ -117,7 +128,11 @@ public sealed class EventDeliveryListener(
             }
 
             var outcome = await deliverer.ProcessAsync(QueueListener.Decode(stored), cancellationToken);
-            await storage.RawEvents.DeleteMessageAsync(message.MessageId, message.PopReceipt, cancellationToken);
+            using (SuppressInstrumentationScope.Begin())
+            {
+                await storage.RawEvents.DeleteMessageAsync(message.MessageId, message.PopReceipt, cancellationToken);
+            }
+
             logger.LogDebug("Delivery message {MessageId}: {Outcome}", message.MessageId, outcome);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -126,6 +141,7 @@ public sealed class EventDeliveryListener(
         }
         catch (Exception ex) when (ex is PermanentMessageException || message.DequeueCount >= settings.MaxDequeueCount)
         {
+            using var untraced = SuppressInstrumentationScope.Begin();
             try
             {
                 await storage.RawEventsPoison.SendMessageAsync(stored, cancellationToken);
@@ -141,6 +157,7 @@ public sealed class EventDeliveryListener(
         {
             logger.LogWarning(ex, "Delivery message {MessageId} failed (attempt {Count} of {Max}); it comes back in {Delay}",
                 message.MessageId, message.DequeueCount, settings.MaxDequeueCount, settings.VisibilityTimeout);
+            using var untraced = SuppressInstrumentationScope.Begin();
             try
             {
                 await storage.RawEvents.UpdateMessageAsync(message.MessageId, message.PopReceipt, visibilityTimeout: settings.VisibilityTimeout, cancellationToken: cancellationToken);

@@ -67,14 +67,32 @@ public sealed record EventKey(string Product, string PartitionKey, long Sequence
         partition.Length is > 0 and <= 128 && !partition.Any(c => c is '/' or '\\' or '#' or '?' || char.IsControl(c));
 }
 
-/// <summary>One message of the delivery queue: one event to one endpoint, one attempt of one delivery round.</summary>
+/// <summary>
+/// One message of the delivery queue: one event to one endpoint, one attempt of one delivery round. The optional
+/// <see cref="TraceParent"/>/<see cref="TraceState"/> carry the W3C trace context of the work that caused the delivery
+/// (kept by every retry of it), and <see cref="QueuedAt"/> when the message was due; messages without them still process.
+/// </summary>
 /// <param name="Round">0 for the first delivery; each redeliver request starts the next.</param>
 /// <param name="Attempt">The attempt this message is for, from 1.</param>
 public sealed record EventDelivery(
     [property: JsonPropertyName("eventId")] string EventId,
     [property: JsonPropertyName("endpoint")] string Endpoint,
     [property: JsonPropertyName("round")] int Round,
-    [property: JsonPropertyName("attempt")] int Attempt);
+    [property: JsonPropertyName("attempt")] int Attempt)
+{
+    [JsonPropertyName("traceparent")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? TraceParent { get; init; }
+
+    [JsonPropertyName("tracestate")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? TraceState { get; init; }
+
+    /// <summary>When the message was sent, plus its delay: the start of its queue lag.</summary>
+    [JsonPropertyName("queuedAt")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public DateTimeOffset? QueuedAt { get; init; }
+}
 
 /// <summary>
 /// One endpoint's delivery state, kept on the event row in its own property (<see cref="EventRows.DeliveryProperty"/>)

@@ -219,8 +219,22 @@ public sealed class EventOutbox(
     public IReadOnlyList<string> Receivers(string type) =>
         options.CurrentValue.Endpoints.Where(e => e.Value.Receives(type)).Select(e => e.Key).Order(StringComparer.Ordinal).ToList();
 
-    internal async Task SendAsync(EventDelivery delivery, TimeSpan delay, CancellationToken cancellationToken) =>
+    /// <summary>
+    /// Queues one delivery message. A new delivery joins the current trace (the change or the redeliver request that
+    /// caused it); a retry keeps the context of the message it retries, so every attempt of a delivery sits in the trace
+    /// of its cause.
+    /// </summary>
+    internal async Task SendAsync(EventDelivery delivery, TimeSpan delay, CancellationToken cancellationToken)
+    {
+        if (delivery.TraceParent is null)
+        {
+            var (traceParent, traceState) = Telemetry.TraceContext.Capture();
+            delivery = delivery with { TraceParent = traceParent, TraceState = traceState };
+        }
+
+        delivery = delivery with { QueuedAt = clock.GetUtcNow() + (delay > TimeSpan.Zero ? delay : TimeSpan.Zero) };
         await storage.Events.SendMessageAsync(JsonSerializer.Serialize(delivery), delay > TimeSpan.Zero ? delay : null, cancellationToken: cancellationToken);
+    }
 
     private static async Task MarkDispatchedAsync(TableClient table, EventKey key, CancellationToken cancellationToken) =>
         await table.UpdateEntityAsync(new TableEntity(key.PartitionKey, key.RowKey) { [EventRows.Dispatched] = true }, ETag.All, TableUpdateMode.Merge, cancellationToken);

@@ -1,6 +1,7 @@
 using System.Text;
 using Azure;
 using Azure.Storage.Queues.Models;
+using OpenTelemetry;
 using PaymentFunctions.Notifications;
 using PaymentFunctions.Storage;
 
@@ -73,10 +74,16 @@ public sealed class QueueListener(
     /// <summary>Receives and handles one batch; returns how many messages it received.</summary>
     public async Task<int> PollOnceAsync(CancellationToken cancellationToken)
     {
-        await storage.EnsureCreatedAsync(cancellationToken);
-        // Received without decoding, and decoded one by one below: the SDK's Base64 decoding would fail the whole
-        // batch on one message that is not Base64, again on every poll, and never poison it.
-        QueueMessage[] messages = await storage.RawNotifications.ReceiveMessagesAsync(settings.BatchSize, Lease, cancellationToken);
+        QueueMessage[] messages;
+        // Polling is no one's story: its storage calls are not traced (each empty poll would be a trace of its own).
+        using (SuppressInstrumentationScope.Begin())
+        {
+            await storage.EnsureCreatedAsync(cancellationToken);
+            // Received without decoding, and decoded one by one below: the SDK's Base64 decoding would fail the whole
+            // batch on one message that is not Base64, again on every poll, and never poison it.
+            messages = await storage.RawNotifications.ReceiveMessagesAsync(settings.BatchSize, Lease, cancellationToken);
+        }
+
         await Task.WhenAll(messages.Select(m => HandleAsync(m, cancellationToken)));
         return messages.Length;
     }
@@ -123,7 +130,11 @@ public sealed class QueueListener(
             await using var scope = scopes.CreateAsyncScope();
             var processor = scope.ServiceProvider.GetRequiredService<NotificationProcessor>();
             var outcome = await processor.ProcessAsync(text, cancellationToken);
-            await storage.RawNotifications.DeleteMessageAsync(message.MessageId, message.PopReceipt, cancellationToken);
+            using (SuppressInstrumentationScope.Begin())
+            {
+                await storage.RawNotifications.DeleteMessageAsync(message.MessageId, message.PopReceipt, cancellationToken);
+            }
+
             logger.LogDebug("Message {MessageId}: {Outcome}", message.MessageId, outcome);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -152,6 +163,7 @@ public sealed class QueueListener(
 
     private async Task PoisonAsync(QueueMessage message, string stored, string reason, CancellationToken cancellationToken)
     {
+        using var untraced = SuppressInstrumentationScope.Begin();
         try
         {
             // Copy first, delete second: a crash in between leaves a duplicate, never a loss. Both clients are
@@ -168,6 +180,7 @@ public sealed class QueueListener(
 
     private async Task ReleaseAsync(QueueMessage message, CancellationToken cancellationToken)
     {
+        using var untraced = SuppressInstrumentationScope.Begin();
         try
         {
             await storage.RawNotifications.UpdateMessageAsync(message.MessageId, message.PopReceipt, visibilityTimeout: settings.VisibilityTimeout, cancellationToken: cancellationToken);

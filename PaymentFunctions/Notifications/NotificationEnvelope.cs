@@ -7,6 +7,9 @@ namespace PaymentFunctions.Notifications;
 /// The queue message: a small versioned envelope around a notification whose signature was already verified
 /// at intake. <see cref="Payload"/> is the platform's data as received (P云: the form fields); each kind's
 /// <see cref="INotification{TSelf}"/> record writes and reads it, and the kind's <see cref="INotificationHandler"/> applies it.
+/// The optional <see cref="TraceParent"/>/<see cref="TraceState"/> carry the sender's W3C trace context (absent in
+/// messages queued before, or with telemetry off; they process all the same), and <see cref="Due"/> marks a message
+/// sent with a delay (see <see cref="Telemetry.PaymentTelemetry.StartProcessing"/>).
 /// </summary>
 public sealed record NotificationEnvelope(
     [property: JsonPropertyName("v")] int Version,
@@ -16,9 +19,25 @@ public sealed record NotificationEnvelope(
 {
     public const int CurrentVersion = 1;
 
-    /// <summary>The envelope of a typed notification received at <paramref name="receivedAt"/>.</summary>
-    public static NotificationEnvelope For<T>(T notification, DateTimeOffset receivedAt) where T : INotification<T> =>
-        new(CurrentVersion, T.Kind, receivedAt, notification.ToPayload());
+    [JsonPropertyName("traceparent")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? TraceParent { get; init; }
+
+    [JsonPropertyName("tracestate")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? TraceState { get; init; }
+
+    /// <summary>When a message sent with a delay becomes visible: the start of its queue lag, instead of <see cref="ReceivedAt"/>.</summary>
+    [JsonPropertyName("due")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public DateTimeOffset? Due { get; init; }
+
+    /// <summary>The envelope of a typed notification received at <paramref name="receivedAt"/>, in the current trace.</summary>
+    public static NotificationEnvelope For<T>(T notification, DateTimeOffset receivedAt) where T : INotification<T>
+    {
+        var (traceParent, traceState) = Telemetry.TraceContext.Capture();
+        return new(CurrentVersion, T.Kind, receivedAt, notification.ToPayload()) { TraceParent = traceParent, TraceState = traceState };
+    }
 
     private static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)
     {

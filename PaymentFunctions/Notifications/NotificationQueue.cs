@@ -14,6 +14,11 @@ public sealed class NotificationQueue(Storage.StorageResources storage)
     public async Task EnqueueAsync(NotificationEnvelope envelope, TimeSpan? delay, CancellationToken cancellationToken)
     {
         await storage.EnsureCreatedAsync(cancellationToken);
+        if (delay > TimeSpan.Zero && envelope.Due is null)
+        {
+            envelope = envelope with { Due = envelope.ReceivedAt + delay.Value };
+        }
+
         // Bytes, not a string: the client Base64-encodes them as they are (the queue's message encoding).
         await storage.Notifications.SendMessageAsync(new BinaryData(envelope.ToUtf8Json()), visibilityTimeout: delay, cancellationToken: cancellationToken);
     }

@@ -153,6 +153,7 @@ public static class CreateOrderEndpoint
         }
 
         var view = OrderView.From(order, now);
+        Telemetry.PaymentTelemetry.TagOrder(order.PartitionKey, order.MerchantOrderNo);
         if (created)
         {
             loggers.CreateLogger("CreateOrder").LogInformation("Order {OrderId} created for {MerchantOrderNo}, {Amount} fen", order.PartitionKey, order.MerchantOrderNo, order.Amount);

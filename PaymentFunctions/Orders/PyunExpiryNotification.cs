@@ -134,6 +134,7 @@ public sealed class PyunExpiryHandler(OrderStore store, IServiceProvider service
         }
 
         logger.LogInformation("Order {OrderId} expired unpaid ({From} -> Expired) at its final check", check.OrderId, transition.From);
+        Telemetry.PaymentTelemetry.OrderTransition(Events.EventProducts.Order, transition.From, transition.To);
         return $"{check.OrderId}: final check: {transition.From} -> Expired";
     }
 }

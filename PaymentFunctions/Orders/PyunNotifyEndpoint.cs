@@ -77,16 +77,19 @@ public static class PyunNotifyEndpoint
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             logger.LogError(ex, "P云 notification for {PayOrder} could not be queued; answering 503 so P云 retries", LogValue.Safe(result.PayOrder));
+            Telemetry.PaymentTelemetry.WebhookRefused("pyun", StatusCodes.Status503ServiceUnavailable);
             return TypedResults.Json(new PyunAnswer("1500", "temporarily unavailable, please retry"), statusCode: StatusCodes.Status503ServiceUnavailable);
         }
 
         logger.LogInformation("P云 notification for {PayOrder} (status {Status}, value {Value}) queued", LogValue.Safe(result.PayOrder), result.Status, result.Value);
+        Telemetry.PaymentTelemetry.WebhookReceived("pyun");
         return TypedResults.Json(new PyunAnswer("1001", "通知成功"));
     }
 
     private static Microsoft.AspNetCore.Http.HttpResults.JsonHttpResult<PyunAnswer> Refuse(ILogger logger, int status, string code, string message)
     {
         logger.LogWarning("P云 notification refused ({Status} {Code}): {Reason}", status, code, LogValue.Safe(message, 256));
+        Telemetry.PaymentTelemetry.WebhookRefused("pyun", status);
         return TypedResults.Json(new PyunAnswer(code, message), statusCode: status);
     }
 }

@@ -55,6 +55,7 @@ public sealed partial class PyunPaymentProcessor(OrderStore store, PyunRefundSch
                 throw new UnknownPayOrderException(result.PayOrder);
             }
 
+            Telemetry.PaymentTelemetry.TagOrder(orderId, order.MerchantOrderNo);
             if (order.LastEvent == eventRow)
             {
                 appliedBefore = order;
@@ -130,6 +131,7 @@ public sealed partial class PyunPaymentProcessor(OrderStore store, PyunRefundSch
             }
 
             LogTransition(result, source, orderId, transition);
+            Telemetry.PaymentTelemetry.OrderTransition(Events.EventProducts.Order, transition.From, transition.To);
             foreach (var refund in automatic)
             {
                 LogAutomaticRefund(logger, refund.RefundNo, orderId, refund.Amount, refund.PayOrder, refund.Reason ?? "");

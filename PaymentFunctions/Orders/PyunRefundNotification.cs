@@ -148,6 +148,7 @@ public sealed partial class PyunRefundHandler(OrderStore store, IServiceProvider
         if (outcome == nameof(RefundStatus.Pending) && nextDelay is null)
         {
             LogStillPending(logger, refund.RefundNo, refund.PartitionKey, refund.Amount, message.Round + 1);
+            Telemetry.PaymentTelemetry.Refund(Events.EventProducts.Order, "still_pending");
             return summary + "; no more rounds";
         }
 
@@ -265,6 +266,8 @@ public sealed partial class PyunRefundHandler(OrderStore store, IServiceProvider
                 // Its timeline row (named after this very end) exists: committed before, by a run whose dispatch may have been lost.
                 return (refund.Status, null);
             }
+
+            Telemetry.PaymentTelemetry.Refund(Events.EventProducts.Order, status);
 
             if (status == RefundStatus.Succeeded)
             {

@@ -60,6 +60,8 @@ public sealed class PayScoreProcessor(PayScoreStore store, EventOutbox outbox, T
                 throw new PayScoreOrderNotCreatedException(outOrderNo);
             }
 
+            Telemetry.PaymentTelemetry.TagOrder(outOrderNo: outOrderNo);
+
             var fromState = PayScoreLifecycle.Describe(order);
             var before = PayScoreLifecycle.Milestones(order);
             var outcome = PayScoreLifecycle.Decide(order, observed);
@@ -86,6 +88,7 @@ public sealed class PayScoreProcessor(PayScoreStore store, EventOutbox outbox, T
 
             logger.LogInformation("Pay Score order {OutOrderNo}: {Outcome} ({From} -> {To}) from {Source}{Events}", outOrderNo, outcome, fromState, timeline.ToStatus, source,
                 staged.Count == 0 ? "" : $"; events {string.Join(", ", staged.Select(e => $"{e.Type} #{e.Key.Sequence}"))}");
+            Telemetry.PaymentTelemetry.OrderTransition(Events.EventProducts.PayScore, fromState.Split('/')[0], order.State);
             return (new PayScoreProcessResult(order, outcome, false), staged);
         }, clock, cancellationToken);
 

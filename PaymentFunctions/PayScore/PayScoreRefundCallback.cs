@@ -42,6 +42,7 @@ public static class PayScoreRefundCallback
 
         logger.LogInformation("WeChat Pay refund callback {Id} ({EventType}) for {OutRefundNo} queued",
             LogValue.Safe(notification.Id), LogValue.Safe(notification.EventType), LogValue.Safe(queued.Notice.OutRefundNo));
+        Telemetry.PaymentTelemetry.WebhookReceived("wechatpay");
         return TypedResults.NoContent();
     }
 }

@@ -236,6 +236,7 @@ public sealed class PayScoreRefundProcessor(PayScoreStore store, PayScoreRefundS
             var events = PayScoreEvents.Stage(outbox, order,
                 PayScoreRefundLifecycle.EventFor(statusBefore, refund.Status) is { } type ? [type] : []);
             await store.WriteRefundAsync(order, refund, Timeline(refund, source, from, outcome, at, data), isNew: false, events, cancellationToken);
+            Telemetry.PaymentTelemetry.RefundChanged(Events.EventProducts.PayScore, from.Split('/')[0], refund.Status, PayScoreRefundLifecycle.IsFinal(refund));
             Alert(decision, outRefundNo, outOrderNo, source, from, refund); // after the write: a racing writer that lost re-decides, and alerts only if still due
             logger.LogInformation("Pay Score refund {OutRefundNo} of {OutOrderNo}: {Outcome} from {Source} ({From} -> {To})",
                 outRefundNo, outOrderNo, outcome, source, from, Describe(refund));

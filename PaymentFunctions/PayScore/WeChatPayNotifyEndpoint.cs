@@ -80,6 +80,7 @@ public static class WeChatPayNotifyEndpoint
         }
 
         logger.LogInformation("WeChat Pay callback {Id} ({EventType}) for {OutOrderNo} queued", LogValue.Safe(notification.Id), LogValue.Safe(notification.EventType), LogValue.Safe(order.OutOrderNo));
+        Telemetry.PaymentTelemetry.WebhookReceived("wechatpay");
         return TypedResults.NoContent();
     }
 
@@ -88,6 +89,7 @@ public static class WeChatPayNotifyEndpoint
     internal static JsonHttpResult<FailAnswer> Fail(ILogger logger, int status, string message, string? requestId = null)
     {
         logger.LogWarning("WeChat Pay callback refused ({Status}): {Reason} {RequestId}", status, LogValue.Safe(message, 256), LogValue.Safe(requestId));
+        Telemetry.PaymentTelemetry.WebhookRefused("wechatpay", status);
         return TypedResults.Json(new FailAnswer("FAIL", message), statusCode: status);
     }
 }

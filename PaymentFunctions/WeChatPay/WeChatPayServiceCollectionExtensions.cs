@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using PaymentFunctions.Telemetry;
 
 namespace PaymentFunctions.WeChatPay;
 
@@ -19,7 +20,8 @@ public static class WeChatPayServiceCollectionExtensions
         services.TryAddSingleton<WeChatPayRequestSigner>();
         services.TryAddSingleton<WeChatPaySignatureVerifier>();
         services.TryAddSingleton<WeChatPayCallbackVerifier>();
-        services.AddHttpClient<WeChatPayClient>(http => http.Timeout = Timeout.InfiniteTimeSpan); // the client applies RequestTimeout per call
+        services.AddHttpClient<WeChatPayClient>(http => http.Timeout = Timeout.InfiniteTimeSpan) // the client applies RequestTimeout per call
+            .AddPlatformTelemetry("wechatpay");
         return services;
     }
 }

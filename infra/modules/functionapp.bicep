@@ -91,6 +91,9 @@ var storageSettings = {
   AzureWebJobsStorage__clientId: identityClientId
 }
 
+// Read by the Functions host and, as environment variables of the custom handler process, by the app itself
+// (docs/telemetry.md): it exports its traces, metrics and logs to the same component with the same Entra auth
+// (ClientId = the user-assigned identity, which holds Monitoring Metrics Publisher there, see roles.bicep).
 var telemetrySettings = {
   APPLICATIONINSIGHTS_CONNECTION_STRING: appInsightsConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
