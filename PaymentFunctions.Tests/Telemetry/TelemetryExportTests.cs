@@ -61,11 +61,14 @@ public sealed class OtlpReceiver : IAsyncDisposable
 public sealed class TelemetryExportTests
 {
     [Fact]
-    public async Task With_an_otlp_endpoint_a_paid_notification_exports_its_trace_and_the_metrics_over_otlp_http()
+    public async Task With_an_otlp_endpoint_a_paid_order_exports_one_trace_from_webhook_to_event_delivery_and_the_metrics_over_otlp_http()
     {
         await using var receiver = await OtlpReceiver.StartAsync();
+        await using var events = await PaymentFunctions.Tests.Events.FakeReceiverServer.StartAsync();
         await using var app = new PaymentApp();
         app.Settings["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.BaseUrl;
+        app.Settings["Events:Endpoints:main:Url"] = events.Url("main");
+        app.Settings["Events:Endpoints:main:Secret"] = TelemetryFixture.MainSecret;
         app.Settings["OTEL_METRIC_EXPORT_INTERVAL"] = "200";
         app.Settings["OTEL_BSP_SCHEDULE_DELAY"] = "100";
         await app.InitializeAsync();
@@ -83,10 +86,26 @@ public sealed class TelemetryExportTests
         }
 
         await app.DrainQueueAsync();
-
-        var traceIdBytes = Convert.FromHexString(traceId.ToHexString());
+        var eventId = $"evt_order_{order.OrderId}_1";
+        var listener = ActivatorUtilities.CreateInstance<PaymentFunctions.Events.EventDeliveryListener>(app.Services,
+            PaymentFunctions.Hosting.QueueSettings.Load(Path.Combine(AppContext.BaseDirectory, "host.json")));
         var deadline = DateTimeOffset.UtcNow + TimeSpan.FromSeconds(30);
+        while (!events.State.Received("main").Any(r => r.Headers.GetValueOrDefault("webhook-id") == eventId))
+        {
+            Assert.True(DateTimeOffset.UtcNow < deadline, "order.paid was not delivered in time.");
+            if (await listener.PollOnceAsync(CancellationToken.None) == 0)
+            {
+                await Task.Delay(50);
+            }
+        }
+
+        // The trace id's 16 bytes and each span's name, in the protobuf bodies: the webhook's request, its processing,
+        // and the delivery of the event it caused are exported in one trace.
+        var traceIdBytes = Convert.FromHexString(traceId.ToHexString());
+        bool InTrace(string spanName) => receiver.Received("/v1/traces", traceIdBytes, Encoding.UTF8.GetBytes(spanName));
         while (!(receiver.Received("/v1/traces", traceIdBytes, "process pyun.trade"u8.ToArray(), Encoding.UTF8.GetBytes(order.OrderId)) &&
+                 InTrace("POST /api/notify/pyun") && InTrace("process event.delivery") && InTrace("deliver order.paid") &&
+                 receiver.Received("/v1/metrics", "payment.events.delivery.attempts"u8.ToArray()) &&
                  receiver.Received("/v1/metrics", "payment.webhooks.received"u8.ToArray()) &&
                  receiver.Received("/v1/metrics", "payment.queue.messages"u8.ToArray()) &&
                  receiver.Received("/v1/metrics", "payment.order.transitions"u8.ToArray())))

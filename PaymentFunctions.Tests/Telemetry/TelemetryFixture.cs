@@ -168,6 +168,22 @@ public class TelemetryFixture : IAsyncLifetime
         }
     }
 
+    /// <summary>Runs the delivery listener until the receiver's <c>main</c> got <paramref name="eventId"/> and answered it.</summary>
+    public async Task DeliverAsync(string eventId)
+    {
+        var listener = ActivatorUtilities.CreateInstance<EventDeliveryListener>(App.Services,
+            QueueSettings.Load(Path.Combine(AppContext.BaseDirectory, "host.json")));
+        var deadline = DateTimeOffset.UtcNow + TimeSpan.FromSeconds(30);
+        while (!Receiver.State.Received("main").Any(r => r.Headers.GetValueOrDefault("webhook-id") == eventId))
+        {
+            Assert.True(DateTimeOffset.UtcNow < deadline, $"{eventId} was not delivered in time.");
+            if (await listener.PollOnceAsync(CancellationToken.None) == 0)
+            {
+                await Task.Delay(50);
+            }
+        }
+    }
+
     /// <summary>The spans of one trace, once <paramref name="ready"/> holds for them (exporting ends with the span).</summary>
     public async Task<IReadOnlyList<Activity>> TraceAsync(ActivityTraceId traceId, Func<IReadOnlyList<Activity>, bool> ready)
     {

@@ -57,6 +57,31 @@ public sealed class TracePropagationTests(TelemetryFixture fx) : IClassFixture<T
     }
 
     [Fact]
+    public async Task A_paid_order_is_one_trace_from_the_webhook_through_its_processing_to_the_delivery_of_order_paid()
+    {
+        var (order, traceId, caller) = await NotifyPaidAsync();
+        await App.DrainQueueAsync();
+        var eventId = $"evt_order_{order.OrderId}_1";
+        await fx.DeliverAsync(eventId);
+
+        var spans = await fx.TraceAsync(traceId, s => s.Any(a => a.DisplayName == "deliver order.paid"));
+        // Two server spans: the webhook's, and (the receiver runs in the test process) the receiver's own.
+        var request = Assert.Single(spans, s => s.Kind == ActivityKind.Server && Equals(s.GetTagItem("url.path"), "/api/notify/pyun"));
+        Assert.Equal(caller, request.ParentSpanId);
+        var process = Assert.Single(spans, s => s.DisplayName == "process pyun.trade");
+        Assert.Equal(request.SpanId, process.ParentSpanId);
+        // The delivery message was queued while the notification was processed: its processing is a child of that.
+        var delivery = Assert.Single(spans, s => s.DisplayName == "process event.delivery");
+        Assert.Equal(process.SpanId, delivery.ParentSpanId);
+        Assert.Equal(eventId, delivery.GetTagItem("payment.event_id"));
+        var attempt = Assert.Single(spans, s => s.DisplayName == "deliver order.paid");
+        Assert.Equal(delivery.SpanId, attempt.ParentSpanId);
+        Assert.Equal("delivered", attempt.GetTagItem("payment.outcome"));
+        var received = Assert.Single(fx.Receiver.State.Received("main"), r => r.Headers.GetValueOrDefault("webhook-id") == eventId);
+        Assert.StartsWith($"00-{traceId}-", received.Headers.GetValueOrDefault("traceparent"), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task An_event_delivery_is_in_the_trace_that_queued_it_and_the_receiver_gets_that_trace_context()
     {
         StagedEvent staged;
