@@ -229,7 +229,7 @@ public sealed class PayScoreRefundProcessor(PayScoreStore store, PayScoreRefundS
             {
                 Alert(decision, outRefundNo, outOrderNo, source, from, refund);
                 logger.LogInformation("Pay Score refund {OutRefundNo}: {Outcome} from {Source}; nothing to write", outRefundNo, outcome, source);
-                return ($"{outcome} ({from})", []);
+                return ($"{outcome} ({from})", []); // nothing to write: maybe a replay of the write that ended it
             }
 
             refund.Version++;
@@ -240,12 +240,14 @@ public sealed class PayScoreRefundProcessor(PayScoreStore store, PayScoreRefundS
             Alert(decision, outRefundNo, outOrderNo, source, from, refund); // after the write: a racing writer that lost re-decides, and alerts only if still due
             logger.LogInformation("Pay Score refund {OutRefundNo} of {OutOrderNo}: {Outcome} from {Source} ({From} -> {To})",
                 outRefundNo, outOrderNo, outcome, source, from, Describe(refund));
-            return ($"{outcome} ({from} -> {Describe(refund)})", events);
+            // A write that ends nothing stages nothing and has nothing to make sure of: refund events come only at the end.
+            return ($"{outcome} ({from} -> {Describe(refund)})", events.Count > 0 ? events : null);
         }, clock, cancellationToken);
 
         if (staged is not null)
         {
-            // A failure lets the message be retried: its replay finds nothing to write and queues the event then.
+            // Queues the event just committed, or (nothing staged) whatever an earlier write left undispatched. A failure
+            // lets the message be retried: its replay finds nothing to write and queues the event then.
             await PayScoreEvents.DispatchAsync(outbox, outOrderNo, staged, cancellationToken);
         }
 
