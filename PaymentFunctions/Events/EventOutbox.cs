@@ -161,6 +161,17 @@ public sealed class EventOutbox(
     }
 
     /// <summary>
+    /// <see cref="EnsureDispatchedAsync(string, string, CancellationToken)"/>, skipped when nothing can be waiting: the
+    /// order row (read after the change that may have left an event behind) counts no events, or no endpoint is
+    /// configured (a row staged with no receiver is dispatched already). Replays and polls of a quiet order then cost
+    /// no query.
+    /// </summary>
+    public Task<int> EnsureDispatchedAsync(string product, string partitionKey, long eventCount, CancellationToken cancellationToken) =>
+        eventCount == 0 || options.CurrentValue.Endpoints.Count == 0
+            ? Task.FromResult(0)
+            : EnsureDispatchedAsync(product, partitionKey, cancellationToken);
+
+    /// <summary>
     /// Sends an event again now to every endpoint that receives its type, or to <paramref name="endpoint"/> alone:
     /// a new delivery round per endpoint, with its own attempts and retries. Null when the event does not exist.
     /// </summary>

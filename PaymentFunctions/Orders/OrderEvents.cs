@@ -50,12 +50,12 @@ public static class OrderEvents
     /// </summary>
     public static async Task EnsureOrderDispatchedAsync(this EventOutbox outbox, string orderId, OrderEntity? stored, CancellationToken cancellationToken)
     {
-        if (stored is { EventCount: 0 } || !Types.Any(t => outbox.Receivers(t).Count > 0))
+        if (!Types.Any(t => outbox.Receivers(t).Count > 0))
         {
             return;
         }
 
-        await outbox.EnsureDispatchedAsync(EventProducts.Order, orderId, cancellationToken);
+        await outbox.EnsureDispatchedAsync(EventProducts.Order, orderId, stored?.EventCount ?? -1, cancellationToken);
     }
 }
 

@@ -94,7 +94,7 @@ public static class CompleteCancelPayScoreOrderEndpoints
         if (!PayScoreLifecycle.CanComplete(order, out var notCompletable))
         {
             // A repeat of a complete that was applied by a process that died before queueing its events: queue them.
-            await context.RequestServices.GetRequiredService<EventOutbox>().EnsureDispatchedAsync(EventProducts.PayScore, outOrderNo, cancellationToken);
+            await context.RequestServices.GetRequiredService<EventOutbox>().EnsureDispatchedAsync(EventProducts.PayScore, outOrderNo, order.EventCount, cancellationToken);
             return Problems.Conflict(notCompletable);
         }
 
@@ -142,7 +142,7 @@ public static class CompleteCancelPayScoreOrderEndpoints
         if (!PayScoreLifecycle.CanCancel(order, out var notCancellable))
         {
             // A repeat of a cancel that was applied by a process that died before queueing its events: queue them.
-            await context.RequestServices.GetRequiredService<EventOutbox>().EnsureDispatchedAsync(EventProducts.PayScore, outOrderNo, cancellationToken);
+            await context.RequestServices.GetRequiredService<EventOutbox>().EnsureDispatchedAsync(EventProducts.PayScore, outOrderNo, order.EventCount, cancellationToken);
             return Problems.Conflict(notCancellable);
         }
 

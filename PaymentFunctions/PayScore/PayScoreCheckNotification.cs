@@ -123,7 +123,7 @@ public sealed class PayScoreCheckHandler(PayScoreStore store, PayScoreProcessor 
             {
                 // The change that ended the stage may have been committed by a process that died before queueing its
                 // events (or by an HTTP answer whose queueing failed): this check is what makes sure they go out.
-                await outbox.EnsureDispatchedAsync(EventProducts.PayScore, check.OutOrderNo, cancellationToken);
+                await outbox.EnsureDispatchedAsync(EventProducts.PayScore, check.OutOrderNo, order.EventCount, cancellationToken);
             }
 
             return $"{what} not needed ({(order is null ? "no such order" : PayScoreLifecycle.Describe(order))})";

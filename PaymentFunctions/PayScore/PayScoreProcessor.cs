@@ -94,7 +94,7 @@ public sealed class PayScoreProcessor(PayScoreStore store, EventOutbox outbox, T
 
         try
         {
-            await PayScoreEvents.DispatchAsync(outbox, outOrderNo, staged, cancellationToken);
+            await PayScoreEvents.DispatchAsync(outbox, outOrderNo, result.Order.EventCount, staged, cancellationToken);
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
@@ -137,7 +137,8 @@ public static class PayScoreEvents
     /// with nothing left to do) it makes sure whatever an earlier commit left undispatched is queued now: a
     /// single-partition query.
     /// </summary>
-    public static async Task DispatchAsync(EventOutbox outbox, string outOrderNo, IReadOnlyList<StagedEvent> staged, CancellationToken cancellationToken)
+    /// <param name="eventCount">The order row's <see cref="PayScoreOrderEntity.EventCount"/> as last read: 0 means nothing can be waiting.</param>
+    public static async Task DispatchAsync(EventOutbox outbox, string outOrderNo, long eventCount, IReadOnlyList<StagedEvent> staged, CancellationToken cancellationToken)
     {
         if (staged.Count > 0)
         {
@@ -145,7 +146,7 @@ public static class PayScoreEvents
         }
         else
         {
-            await outbox.EnsureDispatchedAsync(EventProducts.PayScore, outOrderNo, cancellationToken);
+            await outbox.EnsureDispatchedAsync(EventProducts.PayScore, outOrderNo, eventCount, cancellationToken);
         }
     }
 }

@@ -46,7 +46,7 @@ public sealed class PayScoreRefundProcessor(PayScoreStore store, PayScoreRefundS
             {
                 case RefundStep.Nothing:
                     // A round after the refund ended (or its replay): the write that ended it may have died before queueing its event.
-                    await outbox.EnsureDispatchedAsync(EventProducts.PayScore, check.OutOrderNo, cancellationToken);
+                    await outbox.EnsureDispatchedAsync(EventProducts.PayScore, check.OutOrderNo, order.EventCount, cancellationToken);
                     return $"{name}: nothing to do ({Describe(refund)})";
                 case RefundStep.Wait:
                     await scheduler.ScheduleAsync(check.OutOrderNo, check.OutRefundNo, check.Round, wait + TimeSpan.FromSeconds(1), cancellationToken);
@@ -193,12 +193,12 @@ public sealed class PayScoreRefundProcessor(PayScoreStore store, PayScoreRefundS
         Func<PayScoreOrderEntity, PayScoreRefundEntity, DateTimeOffset, RefundDecision> decide, object data, CancellationToken cancellationToken)
     {
         var options = refundOptions.Value;
-        var (result, staged) = await ConcurrencyRetry.RunAsync<(string, IReadOnlyList<StagedEvent>?)>(async _ =>
+        var (result, staged, eventCount) = await ConcurrencyRetry.RunAsync<(string, IReadOnlyList<StagedEvent>?, long)>(async _ =>
         {
             var (order, refund) = await ReadAsync(outOrderNo, outRefundNo, cancellationToken);
             if (order is null || refund is null)
             {
-                return ("no such refund", null);
+                return ("no such refund", null, 0);
             }
 
             var from = Describe(refund);
@@ -229,7 +229,7 @@ public sealed class PayScoreRefundProcessor(PayScoreStore store, PayScoreRefundS
             {
                 Alert(decision, outRefundNo, outOrderNo, source, from, refund);
                 logger.LogInformation("Pay Score refund {OutRefundNo}: {Outcome} from {Source}; nothing to write", outRefundNo, outcome, source);
-                return ($"{outcome} ({from})", []); // nothing to write: maybe a replay of the write that ended it
+                return ($"{outcome} ({from})", [], order.EventCount); // nothing to write: maybe a replay of the write that ended it
             }
 
             refund.Version++;
@@ -241,14 +241,14 @@ public sealed class PayScoreRefundProcessor(PayScoreStore store, PayScoreRefundS
             logger.LogInformation("Pay Score refund {OutRefundNo} of {OutOrderNo}: {Outcome} from {Source} ({From} -> {To})",
                 outRefundNo, outOrderNo, outcome, source, from, Describe(refund));
             // A write that ends nothing stages nothing and has nothing to make sure of: refund events come only at the end.
-            return ($"{outcome} ({from} -> {Describe(refund)})", events.Count > 0 ? events : null);
+            return ($"{outcome} ({from} -> {Describe(refund)})", events.Count > 0 ? events : null, order.EventCount);
         }, clock, cancellationToken);
 
         if (staged is not null)
         {
             // Queues the event just committed, or (nothing staged) whatever an earlier write left undispatched. A failure
             // lets the message be retried: its replay finds nothing to write and queues the event then.
-            await PayScoreEvents.DispatchAsync(outbox, outOrderNo, staged, cancellationToken);
+            await PayScoreEvents.DispatchAsync(outbox, outOrderNo, eventCount, staged, cancellationToken);
         }
 
         return result;
