@@ -147,36 +147,21 @@ public class TelemetryFixture : IAsyncLifetime
     }
 
     /// <summary>Runs the delivery listener until the event's delivery to <c>main</c> is finished.</summary>
-    public async Task DeliverAsync(StagedEvent staged)
-    {
-        var listener = ActivatorUtilities.CreateInstance<EventDeliveryListener>(App.Services,
-            QueueSettings.Load(Path.Combine(AppContext.BaseDirectory, "host.json")));
-        var deadline = DateTimeOffset.UtcNow + TimeSpan.FromSeconds(30);
-        while (true)
-        {
-            var row = await EventStore.GetAsync(Table, staged.Key, CancellationToken.None);
-            if (EventRows.Delivery(row!, "main").Finished)
-            {
-                return;
-            }
-
-            Assert.True(DateTimeOffset.UtcNow < deadline, "The event was not delivered in time.");
-            if (await listener.PollOnceAsync(CancellationToken.None) == 0)
-            {
-                await Task.Delay(50);
-            }
-        }
-    }
+    public Task DeliverAsync(StagedEvent staged) => PumpEventsUntilAsync(async () =>
+        EventRows.Delivery((await EventStore.GetAsync(Table, staged.Key, CancellationToken.None))!, "main").Finished, "The event");
 
     /// <summary>Runs the delivery listener until the receiver's <c>main</c> got <paramref name="eventId"/> and answered it.</summary>
-    public async Task DeliverAsync(string eventId)
+    public Task DeliverAsync(string eventId) => PumpEventsUntilAsync(() =>
+        Task.FromResult(Receiver.State.Received("main").Any(r => r.Headers.GetValueOrDefault("webhook-id") == eventId)), eventId);
+
+    private async Task PumpEventsUntilAsync(Func<Task<bool>> done, string what)
     {
         var listener = ActivatorUtilities.CreateInstance<EventDeliveryListener>(App.Services,
             QueueSettings.Load(Path.Combine(AppContext.BaseDirectory, "host.json")));
         var deadline = DateTimeOffset.UtcNow + TimeSpan.FromSeconds(30);
-        while (!Receiver.State.Received("main").Any(r => r.Headers.GetValueOrDefault("webhook-id") == eventId))
+        while (!await done())
         {
-            Assert.True(DateTimeOffset.UtcNow < deadline, $"{eventId} was not delivered in time.");
+            Assert.True(DateTimeOffset.UtcNow < deadline, $"{what} was not delivered in time.");
             if (await listener.PollOnceAsync(CancellationToken.None) == 0)
             {
                 await Task.Delay(50);
