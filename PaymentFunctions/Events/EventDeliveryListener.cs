@@ -26,6 +26,8 @@ public sealed class EventDeliveryListener(
 
     private static readonly TimeSpan MinimumPoll = TimeSpan.FromMilliseconds(100);
 
+    private readonly StandaloneMessageHandler _handler = new(storage.RawEvents, storage.RawEventsPoison, settings, logger, "Delivery message");
+
     /// <summary>
     /// Keeps up to <c>batchSize</c> deliveries in flight and fetches more as soon as one finishes (as the host does
     /// with <c>newBatchThreshold</c>), so a receiver that hangs until the timeout holds one slot, not the queue.
@@ -117,55 +119,6 @@ public sealed class EventDeliveryListener(
         return messages.Length;
     }
 
-    private async Task HandleAsync(QueueMessage message, CancellationToken cancellationToken)
-    {
-        var stored = message.Body.ToString();
-        try
-        {
-            if (message.DequeueCount > settings.MaxDequeueCount)
-            {
-                throw new InvalidMessageException("arrived past the maximum dequeue count");
-            }
-
-            var outcome = await deliverer.ProcessAsync(QueueListener.Decode(stored), cancellationToken);
-            using (SuppressInstrumentationScope.Begin())
-            {
-                await storage.RawEvents.DeleteMessageAsync(message.MessageId, message.PopReceipt, cancellationToken);
-            }
-
-            logger.LogDebug("Delivery message {MessageId}: {Outcome}", message.MessageId, outcome);
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            // Shutting down: the lease runs out and the message comes back.
-        }
-        catch (Exception ex) when (ex is PermanentMessageException || message.DequeueCount >= settings.MaxDequeueCount)
-        {
-            using var untraced = SuppressInstrumentationScope.Begin();
-            try
-            {
-                await storage.RawEventsPoison.SendMessageAsync(stored, cancellationToken);
-                await storage.RawEvents.DeleteMessageAsync(message.MessageId, message.PopReceipt, cancellationToken);
-                logger.LogError(ex, "Delivery message {MessageId} poisoned (copied to {Poison})", message.MessageId, storage.EventsPoison.Name);
-            }
-            catch (RequestFailedException poison)
-            {
-                logger.LogError(poison, "Could not poison delivery message {MessageId}; it comes back when its lease ends", message.MessageId);
-            }
-        }
-        catch (Exception ex)
-        {
-            logger.LogWarning(ex, "Delivery message {MessageId} failed (attempt {Count} of {Max}); it comes back in {Delay}",
-                message.MessageId, message.DequeueCount, settings.MaxDequeueCount, settings.VisibilityTimeout);
-            using var untraced = SuppressInstrumentationScope.Begin();
-            try
-            {
-                await storage.RawEvents.UpdateMessageAsync(message.MessageId, message.PopReceipt, visibilityTimeout: settings.VisibilityTimeout, cancellationToken: cancellationToken);
-            }
-            catch (RequestFailedException release)
-            {
-                logger.LogWarning(release, "Could not release delivery message {MessageId}; it comes back when its lease ends", message.MessageId);
-            }
-        }
-    }
+    private Task HandleAsync(QueueMessage message, CancellationToken cancellationToken) =>
+        _handler.HandleAsync(message, deliverer.ProcessAsync, cancellationToken);
 }

@@ -1,5 +1,4 @@
 using System.Text;
-using Azure;
 using Azure.Storage.Queues.Models;
 using OpenTelemetry;
 using PaymentFunctions.Notifications;
@@ -34,6 +33,8 @@ public sealed class QueueListener(
     private static readonly TimeSpan MinimumPoll = TimeSpan.FromMilliseconds(100);
 
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    private readonly StandaloneMessageHandler _handler = new(storage.RawNotifications, storage.RawPoison, settings, logger, "Message");
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -114,82 +115,12 @@ public sealed class QueueListener(
         }
     }
 
-    private async Task HandleAsync(QueueMessage message, CancellationToken cancellationToken)
-    {
-        // With no message encoding, Body is the stored text itself: what a poisoned copy must carry unchanged.
-        var stored = message.Body.ToString();
-        if (message.DequeueCount > settings.MaxDequeueCount)
+    private async Task HandleAsync(QueueMessage message, CancellationToken cancellationToken) =>
+        await _handler.HandleAsync(message, async (text, ct) =>
         {
-            await PoisonAsync(message, stored, "arrived past the maximum dequeue count", cancellationToken);
-            return;
-        }
-
-        try
-        {
-            var text = Decode(stored);
             await using var scope = scopes.CreateAsyncScope();
-            var processor = scope.ServiceProvider.GetRequiredService<NotificationProcessor>();
-            var outcome = await processor.ProcessAsync(text, cancellationToken);
-            using (SuppressInstrumentationScope.Begin())
-            {
-                await storage.RawNotifications.DeleteMessageAsync(message.MessageId, message.PopReceipt, cancellationToken);
-            }
-
-            logger.LogDebug("Message {MessageId}: {Outcome}", message.MessageId, outcome);
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            // Shutting down: the lease runs out and the message comes back.
-        }
-        catch (PermanentMessageException ex)
-        {
-            // No retry can fix it (orphans are recorded by the processor and never get here): poison it now, unchanged.
-            await PoisonAsync(message, stored, ex.Message, cancellationToken);
-        }
-        catch (Exception ex)
-        {
-            if (message.DequeueCount >= settings.MaxDequeueCount)
-            {
-                logger.LogError(ex, "Message {MessageId} failed {Count} times; moving it to {Poison}", message.MessageId, message.DequeueCount, storage.Poison.Name);
-                await PoisonAsync(message, stored, ex.Message, cancellationToken);
-                return;
-            }
-
-            logger.LogWarning(ex, "Message {MessageId} failed (attempt {Count} of {Max}); it comes back in {Delay}",
-                message.MessageId, message.DequeueCount, settings.MaxDequeueCount, settings.VisibilityTimeout);
-            await ReleaseAsync(message, cancellationToken);
-        }
-    }
-
-    private async Task PoisonAsync(QueueMessage message, string stored, string reason, CancellationToken cancellationToken)
-    {
-        using var untraced = SuppressInstrumentationScope.Begin();
-        try
-        {
-            // Copy first, delete second: a crash in between leaves a duplicate, never a loss. Both clients are
-            // unencoded, so the copy is the stored text byte for byte, whatever it holds.
-            await storage.RawPoison.SendMessageAsync(stored, cancellationToken);
-            await storage.RawNotifications.DeleteMessageAsync(message.MessageId, message.PopReceipt, cancellationToken);
-            logger.LogError("Message {MessageId} poisoned: {Reason}", message.MessageId, reason);
-        }
-        catch (RequestFailedException ex)
-        {
-            logger.LogError(ex, "Could not poison message {MessageId}; it will come back when its lease ends", message.MessageId);
-        }
-    }
-
-    private async Task ReleaseAsync(QueueMessage message, CancellationToken cancellationToken)
-    {
-        using var untraced = SuppressInstrumentationScope.Begin();
-        try
-        {
-            await storage.RawNotifications.UpdateMessageAsync(message.MessageId, message.PopReceipt, visibilityTimeout: settings.VisibilityTimeout, cancellationToken: cancellationToken);
-        }
-        catch (RequestFailedException ex)
-        {
-            logger.LogWarning(ex, "Could not release message {MessageId}; it will come back when its lease ends", message.MessageId);
-        }
-    }
+            return await scope.ServiceProvider.GetRequiredService<NotificationProcessor>().ProcessAsync(text, ct);
+        }, cancellationToken);
 
     private TimeSpan Backoff(TimeSpan current)
     {
