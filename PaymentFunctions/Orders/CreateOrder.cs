@@ -104,16 +104,10 @@ public static class CreateOrderEndpoint
         HttpRequest http, IValidator<CreateOrderRequest> validator, OrderStore store, IOptions<OrdersOptions> options,
         PyunExpiryScheduler expiries, TimeProvider clock, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
-        var (request, problem) = await RequestBody.ReadJsonAsync<CreateOrderRequest>(http, cancellationToken);
+        var (request, problem) = await RequestBody.ReadValidJsonAsync(http, validator, cancellationToken);
         if (problem is not null)
         {
             return problem;
-        }
-
-        var validation = await validator.ValidateAsync(request!, cancellationToken);
-        if (!validation.IsValid)
-        {
-            return Problems.Validation(validation.ToDictionary());
         }
 
         var now = clock.GetUtcNow();

@@ -55,16 +55,10 @@ public static class PrepareOrderEndpoint
         string orderId, HttpRequest http, IValidator<PrepareOrderRequest> validator, OrderStore store, PyunClient pyun,
         IOptions<PyunOptions> options, PyunCheckScheduler checks, TimeProvider clock, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
-        var (request, problem) = await RequestBody.ReadJsonAsync<PrepareOrderRequest>(http, cancellationToken);
+        var (request, problem) = await RequestBody.ReadValidJsonAsync(http, validator, cancellationToken);
         if (problem is not null)
         {
             return problem;
-        }
-
-        var validation = await validator.ValidateAsync(request!, cancellationToken);
-        if (!validation.IsValid)
-        {
-            return Problems.Validation(validation.ToDictionary());
         }
 
         if (!PayOrderNumber.IsOrderId(orderId))

@@ -59,16 +59,10 @@ public static class RefundEndpoints
         string orderId, HttpRequest http, IValidator<OrderRefundRequest> validator, OrderStore store, PyunRefundScheduler scheduler,
         IOptions<RefundsOptions> options, TimeProvider clock, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
-        var (request, problem) = await RequestBody.ReadJsonAsync<OrderRefundRequest>(http, cancellationToken);
+        var (request, problem) = await RequestBody.ReadValidJsonAsync(http, validator, cancellationToken);
         if (problem is not null)
         {
             return problem;
-        }
-
-        var validation = await validator.ValidateAsync(request!, cancellationToken);
-        if (!validation.IsValid)
-        {
-            return Problems.Validation(validation.ToDictionary());
         }
 
         if (!PayOrderNumber.IsOrderId(orderId))

@@ -54,22 +54,15 @@ public static class CompleteCancelPayScoreOrderEndpoints
         string outOrderNo, HttpContext context, IValidator<CompletePayScoreOrderRequest> validator, PayScoreStore store, PayScoreProcessor processor, TimeProvider clock,
         ILoggerFactory loggers, CancellationToken cancellationToken)
     {
-        var (body, problem) = await RequestBody.ReadJsonAsync<CompletePayScoreOrderRequest>(context.Request, cancellationToken);
+        var (request, problem) = await RequestBody.ReadValidJsonAsync(context.Request, validator, cancellationToken, body => body with { OutOrderNo = outOrderNo });
         if (problem is not null)
         {
             return problem;
         }
 
-        var request = body! with { OutOrderNo = outOrderNo };
-        var validation = await validator.ValidateAsync(request, cancellationToken);
-        if (!validation.IsValid)
-        {
-            return Problems.Validation(validation.ToDictionary());
-        }
-
         var wechat = new CompleteServiceOrderRequest
         {
-            PostPayments = request.PostPayments ?? [],
+            PostPayments = request!.PostPayments ?? [],
             PostDiscounts = request.PostDiscounts,
             TotalAmount = request.TotalAmount!.Value,
             TimeRange = request.TimeRange,
@@ -120,17 +113,10 @@ public static class CompleteCancelPayScoreOrderEndpoints
         string outOrderNo, HttpContext context, IValidator<CancelPayScoreOrderRequest> validator, PayScoreStore store, PayScoreProcessor processor, TimeProvider clock,
         ILoggerFactory loggers, CancellationToken cancellationToken)
     {
-        var (body, problem) = await RequestBody.ReadJsonAsync<CancelPayScoreOrderRequest>(context.Request, cancellationToken);
+        var (request, problem) = await RequestBody.ReadValidJsonAsync(context.Request, validator, cancellationToken, body => body with { OutOrderNo = outOrderNo });
         if (problem is not null)
         {
             return problem;
-        }
-
-        var request = body! with { OutOrderNo = outOrderNo };
-        var validation = await validator.ValidateAsync(request, cancellationToken);
-        if (!validation.IsValid)
-        {
-            return Problems.Validation(validation.ToDictionary());
         }
 
         var order = await store.GetAsync(outOrderNo, cancellationToken);
@@ -150,7 +136,7 @@ public static class CompleteCancelPayScoreOrderEndpoints
         PayScoreServiceOrder answer;
         try
         {
-            answer = await context.RequestServices.GetRequiredService<WeChatPayClient>().CancelServiceOrderAsync(outOrderNo, request.Reason!, cancellationToken);
+            answer = await context.RequestServices.GetRequiredService<WeChatPayClient>().CancelServiceOrderAsync(outOrderNo, request!.Reason!, cancellationToken);
         }
         catch (WeChatPayException ex)
         {

@@ -42,16 +42,10 @@ public static class CreatePayScoreOrderEndpoint
     internal static async Task<Results<Created<PayScoreOrderView>, Ok<PayScoreOrderView>, ProblemHttpResult>> HandleAsync(
         HttpContext context, IValidator<CreatePayScoreOrderRequest> validator, PayScoreStore store, TimeProvider clock, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
-        var (request, problem) = await RequestBody.ReadJsonAsync<CreatePayScoreOrderRequest>(context.Request, cancellationToken);
+        var (request, problem) = await RequestBody.ReadValidJsonAsync(context.Request, validator, cancellationToken);
         if (problem is not null)
         {
             return problem;
-        }
-
-        var validation = await validator.ValidateAsync(request!, cancellationToken);
-        if (!validation.IsValid)
-        {
-            return Problems.Validation(validation.ToDictionary());
         }
 
         var wechat = new CreateServiceOrderRequest

@@ -79,20 +79,13 @@ public static class PayScoreRefundEndpoints
         string outOrderNo, HttpContext context, IValidator<CreatePayScoreRefundRequest> validator, PayScoreStore store, PayScoreRefundScheduler scheduler,
         IOptions<RefundsOptions> options, TimeProvider clock, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
-        var (body, problem) = await RequestBody.ReadJsonAsync<CreatePayScoreRefundRequest>(context.Request, cancellationToken);
+        var (request, problem) = await RequestBody.ReadValidJsonAsync(context.Request, validator, cancellationToken, body => body with { OutOrderNo = outOrderNo });
         if (problem is not null)
         {
             return problem;
         }
 
-        var request = body! with { OutOrderNo = outOrderNo };
-        var validation = await validator.ValidateAsync(request, cancellationToken);
-        if (!validation.IsValid)
-        {
-            return Problems.Validation(validation.ToDictionary());
-        }
-
-        var outRefundNo = request.OutRefundNo!;
+        var outRefundNo = request!.OutRefundNo!;
         var amount = request.Amount!.Value;
         var fingerprint = PayScoreRefundLifecycle.Fingerprint(outOrderNo, amount, request.Reason);
         var order = await store.GetAsync(outOrderNo, cancellationToken);

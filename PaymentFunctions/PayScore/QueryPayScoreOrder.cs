@@ -27,16 +27,10 @@ public static class QueryPayScoreOrderEndpoint
     internal static async Task<Results<Ok<PayScoreOrderView>, ProblemHttpResult>> HandleAsync(
         HttpContext context, IValidator<QueryPayScoreOrderRequest> validator, PayScoreStore store, PayScoreProcessor processor, TimeProvider clock, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
-        var (request, problem) = await RequestBody.ReadJsonAsync<QueryPayScoreOrderRequest>(context.Request, cancellationToken);
+        var (request, problem) = await RequestBody.ReadValidJsonAsync(context.Request, validator, cancellationToken);
         if (problem is not null)
         {
             return problem;
-        }
-
-        var validation = await validator.ValidateAsync(request!, cancellationToken);
-        if (!validation.IsValid)
-        {
-            return Problems.Validation(validation.ToDictionary());
         }
 
         if (request!.OutOrderNo is not null)
