@@ -162,14 +162,18 @@ public sealed class EventOutbox(
 
     /// <summary>
     /// <see cref="EnsureDispatchedAsync(string, string, CancellationToken)"/>, skipped when nothing can be waiting: the
-    /// order row (read after the change that may have left an event behind) counts no events, or no endpoint is
-    /// configured (a row staged with no receiver is dispatched already). Replays and polls of a quiet order then cost
-    /// no query.
+    /// order row (read after the change that may have left an event behind) counts no events, or no endpoint receives
+    /// any of the product's types (<c>{product}.…</c>; a row staged with no receiver is dispatched already). Replays and
+    /// polls of a quiet order then cost no query.
     /// </summary>
-    public Task<int> EnsureDispatchedAsync(string product, string partitionKey, long eventCount, CancellationToken cancellationToken) =>
-        eventCount == 0 || options.CurrentValue.Endpoints.Count == 0
+    /// <param name="eventCount">The order row's event count as read; null when the caller has no row: then it looks.</param>
+    public Task<int> EnsureDispatchedAsync(string product, string partitionKey, long? eventCount, CancellationToken cancellationToken) =>
+        eventCount == 0 || !ReceivesAny(product)
             ? Task.FromResult(0)
             : EnsureDispatchedAsync(product, partitionKey, cancellationToken);
+
+    private bool ReceivesAny(string product) =>
+        EventTypes.All.Any(t => t.StartsWith(product + ".", StringComparison.Ordinal) && Receivers(t).Count > 0);
 
     /// <summary>
     /// Sends an event again now to every endpoint that receives its type, or to <paramref name="endpoint"/> alone:

@@ -11,12 +11,6 @@ namespace PaymentFunctions.Orders;
 /// </summary>
 public static class OrderEvents
 {
-    private static readonly string[] Types =
-    [
-        EventTypes.OrderPaid, EventTypes.OrderFailed, EventTypes.OrderExpired, EventTypes.OrderAmountMismatch, EventTypes.OrderPaidAfterClose,
-        EventTypes.OrderRefundSucceeded, EventTypes.OrderRefundFailed,
-    ];
-
     /// <summary>
     /// The event of a status change by a P云 result, or null: each change INTO Paid, Failed, AmountMismatch or
     /// PaidAfterClose is one event (so Failed → Pending by a new attempt → Failed again is a second order.failed).
@@ -44,19 +38,12 @@ public static class OrderEvents
     }
 
     /// <summary>
-    /// Queues what a crash left undispatched for the order (a single-partition query). Skipped when
-    /// <paramref name="stored"/> (the order row as read after the change, when the caller has it) has no events, or
-    /// when no endpoint receives order events: then nothing can be waiting to be queued.
+    /// Queues what a crash left undispatched for the order (a single-partition query), unless nothing can be waiting:
+    /// <paramref name="stored"/> (the order row as read after the change, when the caller has it) counts no events, or no
+    /// endpoint receives order events (<see cref="EventOutbox.EnsureDispatchedAsync(string, string, long?, CancellationToken)"/>).
     /// </summary>
-    public static async Task EnsureOrderDispatchedAsync(this EventOutbox outbox, string orderId, OrderEntity? stored, CancellationToken cancellationToken)
-    {
-        if (!Types.Any(t => outbox.Receivers(t).Count > 0))
-        {
-            return;
-        }
-
-        await outbox.EnsureDispatchedAsync(EventProducts.Order, orderId, stored?.EventCount ?? -1, cancellationToken);
-    }
+    public static Task EnsureOrderDispatchedAsync(this EventOutbox outbox, string orderId, OrderEntity? stored, CancellationToken cancellationToken) =>
+        outbox.EnsureDispatchedAsync(EventProducts.Order, orderId, stored?.EventCount, cancellationToken);
 }
 
 /// <summary>
